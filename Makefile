@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test install migrate lint worker beat web clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py sync_schedules
+
+# Installs, migrates, creates the demo club and a login (printed), then serves the app on
+# 127.0.0.1:8000 together with a Celery worker and beat on the embedded filesystem broker.
+run: migrate
+	$(BIN)/python manage.py setup_demo
+	$(BIN)/honcho -f Procfile.dev start
+
+# The whole suite, on SQLite by default or on PostgreSQL when DATABASE_URL points there.
+test: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var/broker var/cache

@@ -1,0 +1,18 @@
+"""Test settings: the same database engine as DATABASE_URL (SQLite file by default, PostgreSQL in CI)."""
+
+from .base import *  # noqa: F401,F403
+from .base import DATABASES, VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Unit tests run tasks in-process; tests whose behaviour depends on real workers start them.
+CELERY_TASK_ALWAYS_EAGER = True
+FAIRWAY_REQUIRE_OWNER_MFA = True
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+FIELD_ENCRYPTION_KEYS = ["mLmd2X3iBAFn8F4VnE6wQdbQ5Rpn4bcZ2A4dF8vVq3A="]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so worker processes started by tests see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-fairway.sqlite3")}
+
+LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405 (one line per eager task is noise)

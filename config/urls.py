@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+
+from crm.views import healthz
+
+# Staff sign in through allauth (rate limits, MFA), never through the admin's own login form.
+admin.site.login = login_required(admin.site.login)
+admin.site.site_header = "Fairway CRM — back office"
+admin.site.site_title = "Fairway CRM"
+admin.site.index_title = "Club back office"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("crm.api.urls")),
+    path("healthz", healthz, name="healthz"),
+    path("", include("crm.urls")),
+]

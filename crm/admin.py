@@ -1,0 +1,806 @@
+"""The staff back office. Every admin here is scoped to the request's club and checks the role."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.html import format_html
+
+from crm import selectors
+from crm.errors import CrmError
+from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.models import (
+    Activity,
+    ActivitySource,
+    AuditLog,
+    Capability,
+    Club,
+    ClubMembership,
+    CustomerProfile,
+    EventSigningSecret,
+    InboundEvent,
+    Note,
+    ProfileIdentifier,
+    ProfileTag,
+    SchedulerHeartbeat,
+    Tag,
+    Tournament,
+    User,
+)
+from crm.models.clubs import role_allows
+from crm.services.audit import client_ip
+from crm.services.exports import profiles_export_csv
+from crm.services.notes import note_add, note_delete, note_edit
+from crm.services.profiles import STAFF_EDITABLE_FIELDS, profile_clean_contact, profile_save_by_staff
+from crm.services.staff import staff_change_role, staff_invite, staff_remove
+from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
+from crm.tenancy import ClubScopedQuerySet
+
+
+def _allows(request, capability: Capability) -> bool:
+    return getattr(request, "club", None) is not None and role_allows(request.club_role, capability)
+
+
+class ClubScopedAdminMixin:
+    """Scopes querysets and related-object choices to request.club; permissions come from the role."""
+
+    view_capability = Capability.VIEW
+    edit_capability = Capability.EDIT_PROFILES
+    is_read_only = False
+
+    def has_module_permission(self, request):
+        return _allows(request, self.view_capability)
+
+    def has_view_permission(self, request, obj=None):
+        return _allows(request, self.view_capability) and self._in_club(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not self.is_read_only and _allows(request, self.edit_capability) and self._in_club(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return not self.is_read_only and _allows(request, self.edit_capability)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self.is_read_only and _allows(request, self.edit_capability) and self._in_club(request, obj)
+
+    @staticmethod
+    def _in_club(request, obj) -> bool:
+        return obj is None or getattr(obj, "club_id", None) == request.club.pk
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_club(request.club)
+
+    def _scope_related(self, db_field, request, kwargs):
+        manager = db_field.remote_field.model._default_manager
+        if isinstance(manager.get_queryset(), ClubScopedQuerySet):
+            kwargs["queryset"] = manager.for_club(request.club)
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **self._scope_related(db_field, request, kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return super().formfield_for_manytomany(db_field, request, **self._scope_related(db_field, request, kwargs))
+
+
+class ClubScopedAdmin(ClubScopedAdminMixin, admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):
+        obj.club = request.club  # never trusted from the form
+        super().save_model(request, obj, form, change)
+
+
+# --- Filters ------------------------------------------------------------------------------
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(tag.pk), tag.name) for tag in Tag.objects.for_club(request.club).order_by("name")]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(profile_tags__tag_id=int(self.value()))
+        return queryset
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = "membership tier"
+    parameter_name = "tier"
+
+    def lookups(self, request, model_admin):
+        tiers = (
+            CustomerProfile.objects.for_club(request.club)
+            .exclude(membership_tier="")
+            .values_list("membership_tier", flat=True)
+            .distinct()
+            .order_by("membership_tier")
+        )
+        return [(tier, tier) for tier in tiers]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(membership_tier=self.value()) if self.value() else queryset
+
+
+class MergedFilter(admin.SimpleListFilter):
+    title = "record state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("all", "All, including merged and erased"), ("merged", "Merged away"), ("erased", "Erased")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Current profiles",
+        }
+        yield from list(super().choices(changelist))[1:]
+
+    def queryset(self, request, queryset):
+        if self.value() == "merged":
+            return queryset.filter(merged_into__isnull=False)
+        if self.value() == "erased":
+            return queryset.filter(is_erased=True)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(merged_into__isnull=True, is_erased=False)
+
+
+# --- Profiles -----------------------------------------------------------------------------
+
+
+class ProfileAdminForm(forms.ModelForm):
+    class Meta:
+        model = CustomerProfile
+        fields = STAFF_EDITABLE_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            cleaned.update(
+                profile_clean_contact(
+                    club=self.club,
+                    primary_email=cleaned.get("primary_email", ""),
+                    primary_phone=cleaned.get("primary_phone", ""),
+                )
+            )
+        except CrmError as error:
+            field = "primary_phone" if error.details.get("kind") == "phone" else "primary_email"
+            self.add_error(field, error.message)
+        return cleaned
+
+
+class IdentifierInline(ClubScopedAdminMixin, admin.TabularInline):
+    model = ProfileIdentifier
+    extra = 0
+    is_read_only = True
+    fields = ("kind", "value", "source", "first_seen_at", "last_seen_at")
+    readonly_fields = fields
+    ordering = ("kind", "value")
+
+
+class ProfileTagInline(ClubScopedAdminMixin, admin.TabularInline):
+    model = ProfileTag
+    extra = 0
+    fields = ("tag", "added_by", "created_at")
+    readonly_fields = ("added_by", "created_at")
+    verbose_name = "tag"
+
+
+class NoteInline(ClubScopedAdminMixin, admin.StackedInline):
+    model = Note
+    extra = 1
+    fields = ("body", "is_pinned", "author", "created_at", "edited_at")
+    readonly_fields = ("author", "created_at", "edited_at")
+
+
+class TagActionForm(forms.Form):
+    tag_name = forms.CharField(max_length=60, label="Tag")
+
+
+@admin.register(CustomerProfile)
+class CustomerProfileAdmin(ClubScopedAdmin):
+    form = ProfileAdminForm
+    change_form_template = "admin/crm/customerprofile/change_form.html"
+    list_display = (
+        "display_name",
+        "primary_email",
+        "primary_phone",
+        "member_number",
+        "membership_status",
+        "membership_tier",
+        "lifecycle_stage",
+        "engagement_score",
+        "updated_at",
+    )
+    list_display_links = ("display_name",)
+    list_filter = (MergedFilter, "membership_status", TierFilter, "lifecycle_stage", TagFilter)
+    search_fields = ("last_name",)  # enables the search box; get_search_results does the real work
+    search_help_text = "Name, email, phone (any format) or member number."
+    list_per_page = 50
+    show_full_result_count = False
+    inlines = (IdentifierInline, ProfileTagInline, NoteInline)
+    actions = ("tag_selected", "untag_selected", "export_selected_csv")
+    readonly_fields = (
+        "member_number",
+        "membership_status",
+        "membership_tier",
+        "membership_joined_on",
+        "membership_renewal_on",
+        "membership_lapsed_on",
+        "handicap_index",
+        "home_course",
+        "rounds_played",
+        "last_round_at",
+        "email_opt_in",
+        "sms_opt_in",
+        "push_opt_in",
+        "whatsapp_opt_in",
+        "consent_updated_at",
+        "lifecycle_stage",
+        "engagement_score",
+        "churn_risk",
+        "merged_into",
+        "is_erased",
+        "erased_at",
+        "created_at",
+        "updated_at",
+        "field_sources_table",
+    )
+    fieldsets = (
+        (
+            "Person",
+            {
+                "fields": (
+                    ("first_name", "last_name"),
+                    ("primary_email", "primary_phone"),
+                    ("date_of_birth", "gender"),
+                    ("locale", "timezone"),
+                )
+            },
+        ),
+        ("Address", {"fields": ("address_line", ("city", "postcode", "country"))}),
+        (
+            "Membership (from SCL)",
+            {
+                "fields": (
+                    ("member_number", "membership_status", "membership_tier"),
+                    ("membership_joined_on", "membership_renewal_on", "membership_lapsed_on"),
+                )
+            },
+        ),
+        (
+            "Golf (from TeeTime)",
+            {"fields": (("handicap_index", "home_course"), ("rounds_played", "last_round_at"))},
+        ),
+        (
+            "Consent (from Messaging)",
+            {
+                "fields": (
+                    ("email_opt_in", "sms_opt_in", "push_opt_in", "whatsapp_opt_in"),
+                    "consent_updated_at",
+                )
+            },
+        ),
+        ("Scores", {"fields": (("lifecycle_stage", "engagement_score", "churn_risk"),)}),
+        (
+            "Other",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "custom_attributes",
+                    "field_sources_table",
+                    ("merged_into", "is_erased", "erased_at"),
+                    ("created_at", "updated_at"),
+                ),
+            },
+        ),
+    )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # profiles are merged or erased through their own processes, never deleted
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.club = request.club
+        return form
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return selectors.profile_search(queryset, search=search_term, club=request.club), False
+
+    @admin.display(description="Field sources")
+    def field_sources_table(self, obj):
+        rows = sorted((obj.field_sources or {}).items())
+        if not rows:
+            return "—"
+        return format_html(
+            "<table>{}</table>",
+            format_html(
+                "".join("<tr><td>{}</td><td>{}</td><td>{}</td></tr>" for _ in rows),
+                *[part for name, info in rows for part in (name, info.get("source"), info.get("at"))],
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        changed = [name for name in form.changed_data if name in STAFF_EDITABLE_FIELDS]
+        profile_save_by_staff(club=request.club, profile=obj, changed_fields=changed, actor=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Note:
+            for instance in formset.save(commit=False):
+                instance.club = request.club
+                if isinstance(instance, ProfileTag) and instance.added_by_id is None:
+                    instance.added_by = request.user
+                instance.save()
+            for instance in formset.deleted_objects:
+                instance.delete()
+            return
+        # Notes go through their services (audit, edited-at); the admin's change message still
+        # needs the formset's usual bookkeeping, so it is filled in here.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for note_form in formset.forms:
+            if not note_form.has_changed() or note_form in formset.deleted_forms:
+                continue
+            data = note_form.cleaned_data
+            if note_form.instance.pk:
+                note = note_edit(
+                    club=request.club,
+                    note=note_form.instance,
+                    actor=request.user,
+                    body=data["body"],
+                    is_pinned=data["is_pinned"],
+                )
+                formset.changed_objects.append((note, note_form.changed_data))
+            else:
+                note = note_add(
+                    club=request.club,
+                    profile=form.instance,
+                    author=request.user,
+                    body=data["body"],
+                    is_pinned=data["is_pinned"],
+                )
+                formset.new_objects.append(note)
+        for note_form in formset.deleted_forms:
+            if note_form.instance.pk:
+                formset.deleted_objects.append(note_form.instance)
+                note_delete(club=request.club, note=note_form.instance, actor=request.user)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        profile = self.get_object(request, object_id)
+        if profile is not None:
+            try:
+                extra_context["timeline"] = selectors.profile_timeline(
+                    club=request.club,
+                    profile=profile,
+                    cursor=request.GET.get("cursor") or None,
+                    sources=request.GET.getlist("source") or None,
+                    limit=25,
+                )
+            except selectors.InvalidCursor:
+                extra_context["timeline"] = selectors.profile_timeline(club=request.club, profile=profile, limit=25)
+            extra_context["timeline_sources"] = ActivitySource.choices
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _tag_action(self, request, queryset, *, remove: bool):
+        if not _allows(request, Capability.EDIT_PROFILES):
+            self.message_user(request, "Your role cannot change tags.", messages.ERROR)
+            return None
+        form = TagActionForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            try:
+                tag = tag_get_or_create(club=request.club, name=form.cleaned_data["tag_name"])
+                ids = list(queryset.values_list("pk", flat=True))
+                service = profiles_untag if remove else profiles_tag
+                count = service(club=request.club, profile_ids=ids, tag=tag, actor=request.user)
+            except CrmError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                return None
+            verb = "Removed" if remove else "Added"
+            self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
+            return None
+        return render(
+            request,
+            "admin/crm/customerprofile/tag_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Remove a tag" if remove else "Add a tag",
+                "profiles": queryset[:50],
+                "count": queryset.count(),
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "action": request.POST.get("action"),
+                "form": form,
+                "tags": Tag.objects.for_club(request.club).order_by("name"),
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Add a tag to selected profiles")
+    def tag_selected(self, request, queryset):
+        return self._tag_action(request, queryset, remove=False)
+
+    @admin.action(description="Remove a tag from selected profiles")
+    def untag_selected(self, request, queryset):
+        return self._tag_action(request, queryset, remove=True)
+
+    @admin.action(description="Export selected profiles as CSV (audited)")
+    def export_selected_csv(self, request, queryset):
+        if not _allows(request, Capability.EXPORT):
+            self.message_user(request, "Your role cannot export personal data.", messages.ERROR)
+            return None
+        lines = profiles_export_csv(
+            club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request)
+        )
+        response = StreamingHttpResponse(lines, content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
+        return response
+
+
+@admin.register(Activity)
+class ActivityAdmin(ClubScopedAdmin):
+    is_read_only = True
+    list_display = ("occurred_at", "profile", "source", "type", "summary")
+    list_filter = ("source",)
+    list_select_related = ("profile",)
+    search_fields = ("=type",)
+    search_help_text = "Exact activity type, e.g. round.completed"
+    show_full_result_count = False
+    date_hierarchy = None
+    fields = ("profile", "occurred_at", "source", "type", "summary", "amount", "properties", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-occurred_at", "-id")
+
+
+@admin.register(ProfileIdentifier)
+class ProfileIdentifierAdmin(ClubScopedAdmin):
+    is_read_only = True
+    list_display = ("value", "kind", "profile", "source", "last_seen_at")
+    list_filter = ("kind", "source")
+    list_select_related = ("profile",)
+    search_fields = ("=value",)
+    search_help_text = "Exact normalised value (lower-case email, E.164 phone, id)."
+    show_full_result_count = False
+    fields = ("profile", "kind", "value", "source", "first_seen_at", "last_seen_at")
+    readonly_fields = fields
+
+
+@admin.register(Tag)
+class TagAdmin(ClubScopedAdmin):
+    list_display = ("name", "color", "created_at")
+    search_fields = ("name",)
+    fields = ("name", "color")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ClubScopedAdmin):
+    view_capability = Capability.MANAGE_STAFF
+    is_read_only = True
+    list_display = ("created_at", "actor", "action", "object_type", "object_id", "summary", "ip_address")
+    list_filter = ("action",)
+    list_select_related = ("actor",)
+    search_fields = ("=object_id", "actor__email")
+    show_full_result_count = False
+    fields = ("created_at", "actor", "action", "object_type", "object_id", "summary", "details", "ip_address")
+    readonly_fields = fields
+
+
+# --- Staff and clubs ----------------------------------------------------------------------
+
+
+class StaffInviteForm(forms.ModelForm):
+    email = forms.EmailField(help_text="They get an email to set their password.")
+
+    class Meta:
+        model = ClubMembership
+        fields = ("role",)
+
+
+@admin.register(ClubMembership)
+class ClubMembershipAdmin(admin.ModelAdmin):
+    """Club staff and their roles. Owners and admins manage them; only owners create owners."""
+
+    list_display = ("user", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+
+    def _manages(self, request, obj=None):
+        return _allows(request, Capability.MANAGE_STAFF) and (obj is None or obj.club_id == request.club.pk)
+
+    def has_module_permission(self, request):
+        return self._manages(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._manages(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._manages(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._manages(request, obj)
+
+    def has_add_permission(self, request):
+        return self._manages(request)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(club=request.club)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = StaffInviteForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("email", "role") if obj is None else ("user", "role")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user",) if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            staff_change_role(membership=obj, role=form.cleaned_data["role"], actor=request.user)
+            return
+        membership, created = staff_invite(
+            club=request.club,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            actor=request.user,
+        )
+        # The admin logs and redirects using `obj`; make it the row the service created.
+        obj.pk, obj.user, obj.club, obj.role = membership.pk, membership.user, membership.club, membership.role
+        obj._state.adding = False
+        if created:
+            _send_password_setup(request, membership.user)
+
+    def delete_model(self, request, obj):
+        staff_remove(membership=obj, actor=request.user)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except CrmError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except CrmError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect("../../")
+
+
+def _send_password_setup(request, user):
+    from allauth.account.forms import ResetPasswordForm
+
+    form = ResetPasswordForm(data={"email": user.email})
+    if form.is_valid():
+        form.save(request)
+
+
+@admin.register(Club)
+class ClubAdmin(admin.ModelAdmin):
+    """Platform operators manage all clubs; an owner or admin edits their current club's settings."""
+
+    list_display = ("name", "slug", "country", "timezone", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk=request.club.pk) if request.club else queryset.none()
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or _allows(request, Capability.MANAGE_CLUB)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or (
+            _allows(request, Capability.MANAGE_CLUB) and (obj is None or obj.pk == request.club.pk)
+        )
+
+    has_change_permission = has_view_permission
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if request.user.is_superuser else ("slug",)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Platform operators only: club staff are managed per club under 'Club memberships'."""
+
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "is_superuser", "is_active", "last_login")
+    search_fields = ("email", "first_name", "last_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Platform", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    filter_horizontal = ()
+    list_filter = ("is_superuser", "is_active")
+
+
+@admin.register(SchedulerHeartbeat)
+class SchedulerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("name", "last_run_at", "run_count")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Integrations: inbound events, signing secrets, tournaments ---------------------------
+
+
+class ProblemEventFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Rejected, failed or dead (dead-letter)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status__in=REPLAYABLE)
+        return queryset
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(ClubScopedAdmin):
+    """Every event received, and the dead-letter view: rejected and failed events with their reasons."""
+
+    view_capability = Capability.MANAGE_CLUB
+    edit_capability = Capability.MANAGE_CLUB
+    list_display = ("received_at", "source", "type", "event_id", "status", "attempts", "problem")
+    list_filter = (ProblemEventFilter, "status", "source", "transport")
+    search_fields = ("=event_id", "=type")
+    search_help_text = "Exact event id or type."
+    show_full_result_count = False
+    actions = ("replay_selected",)
+    fields = (
+        "source",
+        "type",
+        "event_id",
+        "occurred_at",
+        "schema_version",
+        "status",
+        "errors",
+        "warnings",
+        "attempts",
+        "next_attempt_at",
+        "transport",
+        "received_at",
+        "processed_at",
+        "data",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("data").order_by("-received_at", "-id")
+
+    @admin.display(description="Problem")
+    def problem(self, obj):
+        errors = obj.errors or []
+        if not errors:
+            return f"{len(obj.warnings)} warning(s)" if obj.warnings else ""
+        first = errors[0]
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{first.get('path') or 'event'}: {first.get('message')}{more}"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not _allows(request, Capability.MANAGE_CLUB):
+            actions.pop("replay_selected", None)
+        return actions
+
+    @admin.action(description="Replay selected events (after a fix)")
+    def replay_selected(self, request, queryset):
+        result = events_replay(
+            club=request.club, event_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
+        self.message_user(
+            request,
+            f"Queued {result['queued']} event(s) for processing; {result['still_invalid']} still invalid; "
+            f"{result['not_replayable']} already processed or waiting.",
+            messages.SUCCESS if result["queued"] else messages.WARNING,
+        )
+
+
+class SigningSecretAddForm(forms.ModelForm):
+    class Meta:
+        model = EventSigningSecret
+        fields = ("source", "label")
+
+
+@admin.register(EventSigningSecret)
+class EventSigningSecretAdmin(ClubScopedAdmin):
+    """HMAC secrets the sources sign pushes with. The value is shown once, at creation."""
+
+    view_capability = Capability.MANAGE_CLUB
+    edit_capability = Capability.MANAGE_CLUB
+    list_display = ("source", "label", "is_active", "created_at", "last_used_at")
+    list_filter = ("source", "is_active")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = SigningSecretAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("source", "label") if obj is None else ("source", "label", "is_active", "created_at", "last_used_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("source", "created_at", "last_used_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead, so the history of which secret signed what stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        secret, value = signing_secret_create(
+            club=request.club, source=form.cleaned_data["source"], label=form.cleaned_data["label"], actor=request.user
+        )
+        obj.pk, obj.club, obj.secret = secret.pk, secret.club, secret.secret
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"Copy this {secret.get_source_display()} signing secret now; it will not be shown again: {value}",
+            messages.WARNING,
+        )
+
+
+@admin.register(Tournament)
+class TournamentAdmin(ClubScopedAdmin):
+    is_read_only = True
+    list_display = ("name", "starts_at", "status", "entries_count", "capacity", "format")
+    list_filter = ("status",)
+    search_fields = ("name", "=external_id")
+    fields = (
+        "external_id",
+        "name",
+        "starts_at",
+        "ends_at",
+        "entry_deadline",
+        "capacity",
+        "entries_count",
+        "format",
+        "handicap_min",
+        "handicap_max",
+        "description",
+        "status",
+        "last_event_at",
+    )
+    readonly_fields = fields

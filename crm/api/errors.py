@@ -1,0 +1,36 @@
+"""One error body for the whole API: {"error": {"code", "message", "details"}}."""
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(APIException):
+    def __init__(self, *, status_code: int, code: str, message: str, details: dict | None = None):
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        super().__init__(message, code)
+
+
+def error_response(*, status_code: int, code: str, message: str, details: dict | None = None, headers=None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(body, status=status_code, headers=headers)
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApiError):
+        return error_response(status_code=exc.status_code, code=exc.code, message=exc.message, details=exc.details)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = getattr(exc, "default_code", "error")
+    detail = response.data
+    message = detail.get("detail", "The request is not valid.") if isinstance(detail, dict) else str(detail)
+    details = {} if isinstance(detail, dict) and set(detail) == {"detail"} else {"fields": detail}
+    if response.status_code == status.HTTP_400_BAD_REQUEST and details:
+        message = "The request is not valid."
+    response.data = {"error": {"code": str(code), "message": str(message), "details": details}}
+    return response

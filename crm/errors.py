@@ -1,0 +1,20 @@
+"""Error codes for the crm app: the same code and message reach the API, admin and pages."""
+
+from enum import StrEnum
+
+
+class CrmErrorCode(StrEnum):
+    INVALID_IDENTIFIER = "invalid_identifier"
+    IDENTIFIER_TAKEN = "identifier_taken"
+    INVALID_TAG = "invalid_tag"
+    EMPTY_NOTE = "empty_note"
+    NOT_PERMITTED = "not_permitted"
+    INVALID_STAFF = "invalid_staff"
+
+
+class CrmError(Exception):
+    def __init__(self, code: CrmErrorCode, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}

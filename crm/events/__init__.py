@@ -1,0 +1,1 @@
+"""Inbound events from SCL, TeeTime and Messaging: the catalog, validation, storage and application."""

@@ -1,0 +1,335 @@
+"""Apply stored events in batches: resolve people, update profiles, write the timeline.
+
+One transaction per batch: lock the events (SKIP LOCKED, so two workers never take the same
+event), resolve every person they mention in a handful of queries, lock those profiles in id
+order, apply the handlers in `occurred_at` order, then write profiles, activities and event
+statuses in bulk. An event is applied at most once because its status changes in the same
+transaction as its effects. A batch that fails for a reason other than a transient database
+error is retried event by event, so one bad event is marked failed without holding up the rest.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import DatabaseError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.errors import CrmError
+from crm.events import apply
+from crm.events.catalog import CATALOG_BY_KEY, EventType
+from crm.events.survivorship import ProfileDraft
+from crm.events.validation import data_validate
+from crm.models import Activity, Club, CustomerProfile, InboundEvent, InboundEventStatus, Tournament
+from crm.services.identifiers import phone_to_e164
+from crm.services.resolution import PersonRef, profiles_resolve
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+PENDING_STATUSES = (InboundEventStatus.RECEIVED, InboundEventStatus.FAILED)
+
+
+@dataclass
+class ProcessSummary:
+    processed: int = 0
+    rejected: int = 0
+    failed: int = 0
+    skipped: int = 0
+    profiles_touched: set[int] = field(default_factory=set)
+
+    def add(self, other: "ProcessSummary") -> None:
+        self.processed += other.processed
+        self.rejected += other.rejected
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.profiles_touched |= other.profiles_touched
+
+
+@dataclass
+class PendingEvent:
+    row: InboundEvent
+    event_type: EventType
+    data: dict
+    phone: str | None
+    refs: list[PersonRef]
+    warnings: list[str] = field(default_factory=list)
+
+
+def events_process(*, event_ids: list[int]) -> ProcessSummary:
+    """Process the given stored events (any clubs). Safe to call twice: done events are skipped."""
+    summary = ProcessSummary()
+    clubs = (
+        InboundEvent.objects.unscoped_across_clubs()  # a task's ids may span clubs; each club runs alone
+        .filter(pk__in=event_ids)
+        .values_list("club_id", flat=True)
+        .distinct()
+    )
+    for club in Club.objects.filter(pk__in=list(clubs)):
+        summary.add(events_process_for_club(club=club, event_ids=event_ids))
+    return summary
+
+
+def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
+    try:
+        with transaction.atomic():
+            return _process_batch(club, event_ids)
+    except OperationalError:
+        raise  # deadlock, lost connection: transient, the task retries the whole batch
+    except Exception:
+        logger.exception("Batch of %d events failed for club %s; retrying one by one", len(event_ids), club.pk)
+    summary = ProcessSummary()
+    for event_id in event_ids:
+        try:
+            with transaction.atomic():
+                summary.add(_process_batch(club, [event_id]))
+        except OperationalError:
+            raise
+        except Exception as error:  # a bug or data the handlers can't take: park the event, go on
+            logger.exception("Event %s failed", event_id)
+            _mark_failed(club, event_id, error)
+            summary.failed += 1
+    return summary
+
+
+def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:
+    """Sweep events still waiting (a lost enqueue, a retry whose time has come) in batches."""
+    now = timezone.now()
+    queryset = InboundEvent.objects.for_club(club) if club else InboundEvent.objects.unscoped_across_clubs()
+    ids = list(
+        queryset.filter(status__in=PENDING_STATUSES)
+        .exclude(next_attempt_at__gt=now)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    summary = ProcessSummary()
+    for start in range(0, len(ids), batch_size):
+        summary.add(events_process(event_ids=ids[start : start + batch_size]))
+    return summary
+
+
+# --- One batch ----------------------------------------------------------------------------
+
+
+def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
+    summary = ProcessSummary()
+    now = timezone.now()
+    rows = list(
+        InboundEvent.objects.for_club(club)
+        .filter(pk__in=event_ids, status__in=PENDING_STATUSES)
+        .select_for_update(skip_locked=True)
+        .order_by("occurred_at", "pk")
+    )
+    summary.skipped = len(set(event_ids)) - len(rows)
+    if not rows:
+        return summary
+
+    pending, rejected = [], []
+    for row in rows:
+        event_type = CATALOG_BY_KEY.get((row.source, row.type))
+        data, errors = (
+            data_validate(event_type, row.data)
+            if event_type
+            else ({}, [{"path": "type", "message": "not in the catalog"}])
+        )
+        if errors:
+            row.status, row.errors = InboundEventStatus.REJECTED, errors
+            rejected.append(row)
+            continue
+        pending.append(_pending(club, row, event_type, data))
+
+    refs = [ref for item in pending for ref in item.refs]
+    profiles_resolve(club=club, refs=refs)
+    profile_ids = sorted({ref.profile_id for ref in refs if ref.profile_id})
+    # Lock the people this batch changes, in id order: a concurrent batch touching the same
+    # person waits here instead of both computing rounds_played + 1 from the same old value.
+    profiles = {
+        profile.pk: profile
+        for profile in CustomerProfile.objects.for_club(club)
+        .filter(pk__in=profile_ids)
+        .select_for_update()
+        .order_by("pk")
+    }
+    drafts = {pk: ProfileDraft(profile) for pk, profile in profiles.items()}
+    tournaments = _tournaments_for(club, pending)
+
+    activities = []
+    for item in pending:
+        activities.extend(_apply_one(club, item, drafts, tournaments))
+
+    _save_profiles(club, drafts)
+    _save_tournaments(tournaments)
+    Activity.objects.bulk_create(activities, batch_size=1000, ignore_conflicts=True)
+    done_ids = [item.row.pk for item in pending]
+    InboundEvent.objects.for_club(club).filter(pk__in=done_ids).update(
+        status=InboundEventStatus.PROCESSED,
+        processed_at=now,
+        errors=[],
+        next_attempt_at=None,
+        attempts=F("attempts") + 1,
+    )
+    with_warnings = [item for item in pending if item.warnings or any(ref.warnings for ref in item.refs)]
+    for item in with_warnings:
+        item.row.warnings = item.warnings + [warning for ref in item.refs for warning in ref.warnings]
+    InboundEvent.objects.for_club(club).bulk_update([item.row for item in with_warnings], ["warnings"])
+    for row in rejected:
+        row.processed_at = now
+    InboundEvent.objects.for_club(club).bulk_update(rejected, ["status", "errors", "processed_at"])
+
+    summary.processed = len(pending)
+    summary.rejected = len(rejected)
+    summary.profiles_touched = set(profile_ids)
+    return summary
+
+
+def _pending(club, row: InboundEvent, event_type: EventType, data: dict) -> PendingEvent:
+    warnings = []
+    phone = None
+    if data.get("phone"):
+        try:
+            phone = phone_to_e164(data["phone"], region=club.default_phone_region)
+        except CrmError as error:
+            warnings.append(f"data.phone dropped: {error.message}")
+    refs = []
+    if event_type.name == "tournament.results_published":
+        for index, result in enumerate(data.get("results") or []):
+            player_id = result.get("player_id") if isinstance(result, dict) else None
+            if not isinstance(player_id, str) or not player_id.strip():
+                warnings.append(f"data.results[{index}] has no player_id; skipped")
+                continue
+            refs.append(
+                PersonRef(keys=[("teetime_player_id", player_id.strip())], seen_at=row.occurred_at, source=row.source)
+            )
+    elif event_type.is_about_a_person:
+        refs.append(
+            PersonRef(
+                keys=_person_keys(row.source, data, phone),
+                seen_at=row.occurred_at,
+                source=row.source,
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+            )
+        )
+    return PendingEvent(row, event_type, data, phone, refs, warnings)
+
+
+def _person_keys(source: str, data: dict, phone: str | None) -> list[tuple[str, str]]:
+    """The person's keys, the sending system's own id first."""
+    own = {"scl": "member_id", "teetime": "player_id", "messaging": "contact_id"}[source]
+    kinds = {
+        "member_id": "scl_member_id",
+        "player_id": "teetime_player_id",
+        "contact_id": "messaging_contact_id",
+        "handicap_id": "handicap_id",
+    }
+    keys = [(kinds[own], data[own])]
+    for name in ("member_id", "player_id", "contact_id", "handicap_id"):
+        if name != own and data.get(name):
+            keys.append((kinds[name], data[name]))
+    if data.get("email"):
+        keys.append(("email", data["email"]))
+    if phone:
+        keys.append(("phone", phone))
+    return keys
+
+
+def _tournaments_for(club, pending: list[PendingEvent]) -> dict[str, Tournament]:
+    external_ids = {item.data["tournament_id"] for item in pending if "tournament_id" in item.data}
+    if not external_ids:
+        return {}
+    rows = Tournament.objects.for_club(club).filter(external_id__in=external_ids).select_for_update()
+    return {row.external_id: row for row in rows}
+
+
+def _apply_one(club, item: PendingEvent, drafts, tournaments) -> list[Activity]:
+    row, name = item.row, item.event_type.name
+    applying = apply.Applying(
+        club=club,
+        row=row,
+        data=item.data,
+        at=row.occurred_at,
+        source=row.source,
+        draft=None,
+        phone=item.phone,
+        tournaments=tournaments,
+        warnings=item.warnings,
+    )
+    if name in apply.CLUB_HANDLERS:
+        tournament = apply.CLUB_HANDLERS[name](applying)
+        return [
+            _activity(
+                club,
+                row,
+                ref.profile_id,
+                apply.result_summary(tournament, item.data["tournament_id"], result),
+                None,
+                result,
+            )
+            for ref, result in zip(item.refs, _placed_results(item.data), strict=False)
+            if ref.profile_id
+        ]
+    ref = item.refs[0]
+    applying.draft = drafts[ref.profile_id]
+    outcome = apply.PERSON_HANDLERS[name](applying)
+    summary, amount = outcome if isinstance(outcome, tuple) else (outcome, None)
+    return [_activity(club, row, ref.profile_id, summary, amount, row.data)]
+
+
+def _placed_results(data: dict) -> list[dict]:
+    return [
+        result
+        for result in data.get("results") or []
+        if isinstance(result, dict) and isinstance(result.get("player_id"), str) and result["player_id"].strip()
+    ]
+
+
+def _activity(club, row: InboundEvent, profile_id: int, summary: str, amount, properties) -> Activity:
+    return Activity(
+        club=club,
+        profile_id=profile_id,
+        occurred_at=row.occurred_at,
+        source=row.source,
+        type=row.type,
+        summary=summary[:300],
+        properties=properties if isinstance(properties, dict) else {},
+        amount=amount,
+        inbound_event_id=row.pk,
+    )
+
+
+def _save_profiles(club, drafts: dict[int, ProfileDraft]) -> None:
+    by_fields: dict[tuple[str, ...], list[CustomerProfile]] = {}
+    for draft in drafts.values():
+        changed = draft.finish()
+        if changed:
+            by_fields.setdefault(tuple(changed + ["updated_at"]), []).append(draft.profile)
+    now = timezone.now()
+    for fields, profiles in by_fields.items():
+        for profile in profiles:
+            profile.updated_at = now
+        CustomerProfile.objects.for_club(club).bulk_update(profiles, list(fields), batch_size=200)
+
+
+def _save_tournaments(tournaments: dict[str, Tournament]) -> None:
+    for tournament in tournaments.values():
+        if getattr(tournament, "_changed", False):
+            tournament.save()
+
+
+def _mark_failed(club, event_id: int, error: Exception) -> None:
+    """Record the failure and when to try again (exponential backoff, then give up)."""
+    row = InboundEvent.objects.for_club(club).filter(pk=event_id).first()
+    if row is None:
+        return
+    row.attempts += 1
+    row.errors = [{"path": "", "message": f"{type(error).__name__}: {error}"[:1000]}]
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status, row.next_attempt_at = InboundEventStatus.DEAD, None
+    else:
+        row.status = InboundEventStatus.FAILED
+        row.next_attempt_at = timezone.now() + timedelta(seconds=30 * 2 ** (row.attempts - 1))
+    try:
+        row.save(update_fields=["attempts", "errors", "status", "next_attempt_at"])
+    except DatabaseError:
+        logger.exception("Could not record the failure of event %s", event_id)

@@ -1,0 +1,25 @@
+"""Advisory locks for races that no row exists yet to lock (e.g. "create this person once")."""
+
+import hashlib
+from collections.abc import Iterable
+
+from django.db import connection
+
+
+def lock_key(namespace: str, value: str) -> int:
+    digest = hashlib.blake2b(f"{namespace}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_xact_lock(namespace: str, values: Iterable[str]) -> None:
+    """Take transaction-scoped advisory locks on every value, in one sorted order (no deadlocks).
+
+    PostgreSQL only. SQLite needs none: every write transaction starts with BEGIN IMMEDIATE
+    (see settings), so writers are already serialised.
+    """
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted({lock_key(namespace, value) for value in values})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", [keys])

@@ -1,0 +1,43 @@
+from crm.models.activity import Activity, ActivitySource
+from crm.models.audit import AuditAction, AuditLog
+from crm.models.clubs import Capability, Club, ClubMembership, Role, User
+from crm.models.events import EventSigningSecret, InboundEvent, InboundEventStatus, Tournament, TournamentStatus
+from crm.models.profiles import (
+    CustomerProfile,
+    Gender,
+    IdentifierKind,
+    LifecycleStage,
+    MembershipStatus,
+    Note,
+    ProfileIdentifier,
+    ProfileTag,
+    Tag,
+)
+from crm.models.system import SchedulerHeartbeat
+
+__all__ = [
+    "Activity",
+    "ActivitySource",
+    "AuditAction",
+    "AuditLog",
+    "Capability",
+    "Club",
+    "EventSigningSecret",
+    "InboundEvent",
+    "InboundEventStatus",
+    "Tournament",
+    "TournamentStatus",
+    "ClubMembership",
+    "CustomerProfile",
+    "Gender",
+    "IdentifierKind",
+    "LifecycleStage",
+    "MembershipStatus",
+    "Note",
+    "ProfileIdentifier",
+    "ProfileTag",
+    "Role",
+    "SchedulerHeartbeat",
+    "Tag",
+    "User",
+]

@@ -1,0 +1,80 @@
+import contextlib
+
+from django.db import transaction
+from django.utils import timezone
+
+from crm.errors import CrmError
+from crm.events.survivorship import stamp
+from crm.models import AuditAction, CustomerProfile, IdentifierKind
+from crm.services.audit import audit_record
+from crm.services.identifiers import identifier_attach, identifier_normalise
+
+# What front-desk staff may edit by hand. Membership (SCL), golf (TeeTime) and consent
+# (Messaging) fields belong to their source systems and are never edited in the CRM.
+STAFF_EDITABLE_FIELDS = (
+    "first_name",
+    "last_name",
+    "primary_email",
+    "primary_phone",
+    "date_of_birth",
+    "gender",
+    "address_line",
+    "city",
+    "postcode",
+    "country",
+    "locale",
+    "timezone",
+    "custom_attributes",
+)
+STAFF_SOURCE = "staff"
+
+
+def profile_clean_contact(*, club, primary_email: str = "", primary_phone: str = "") -> dict[str, str]:
+    """Normalise the contact fields as identifiers are normalised; raises CrmError on bad input."""
+    cleaned = {}
+    if primary_email:
+        cleaned["primary_email"] = identifier_normalise(
+            kind=IdentifierKind.EMAIL, raw_value=primary_email, region=club.default_phone_region
+        )
+    if primary_phone:
+        cleaned["primary_phone"] = identifier_normalise(
+            kind=IdentifierKind.PHONE, raw_value=primary_phone, region=club.default_phone_region
+        )
+    return cleaned
+
+
+@transaction.atomic
+def profile_save_by_staff(*, club, profile: CustomerProfile, changed_fields, actor) -> CustomerProfile:
+    """Save a staff edit (new profile or changed fields) with survivorship bookkeeping.
+
+    A staff edit outranks every source (SPEC 4), so each changed field is stamped with source
+    "staff" and the time; contact fields also become identifiers so later events can find the
+    person by them. The audit row lists the fields changed, not their values.
+    """
+    changed = [name for name in changed_fields if name in STAFF_EDITABLE_FIELDS]
+    is_new = profile.pk is None
+    profile.club = club
+    now = timezone.now()
+    sources = dict(profile.field_sources or {})
+    for name in changed:
+        sources[name] = {"source": STAFF_SOURCE, "at": stamp(now)}
+    profile.field_sources = sources
+    profile.save()
+    for kind, field_name in (
+        (IdentifierKind.EMAIL, "primary_email"),
+        (IdentifierKind.PHONE, "primary_phone"),
+    ):
+        value = getattr(profile, field_name)
+        if field_name in changed and value:
+            # A shared email/phone is allowed; an invalid value was already refused by the form.
+            with contextlib.suppress(CrmError):
+                identifier_attach(club=club, profile=profile, kind=kind, raw_value=value, source="crm", seen_at=now)
+    audit_record(
+        club=club,
+        actor=actor,
+        action=AuditAction.PROFILE_UPDATE,
+        target=profile,
+        summary=("Created profile" if is_new else f"Edited {', '.join(changed) or 'nothing'}"),
+        details={"fields": changed},
+    )
+    return profile

@@ -1,0 +1,78 @@
+from django.db import transaction
+
+from crm.errors import CrmError, CrmErrorCode
+from crm.models import AuditAction, ClubMembership, Role, User
+from crm.services.audit import audit_record
+
+
+@transaction.atomic
+def staff_invite(*, club, email: str, role: Role, actor) -> tuple[ClubMembership, bool]:
+    """Give a person a role at the club, creating their login if needed (no password yet).
+
+    Returns (membership, user_was_created). The caller sends the set-password email after commit.
+    """
+    email = (email or "").strip().lower()
+    if "@" not in email:
+        raise CrmError(CrmErrorCode.INVALID_STAFF, "Enter the staff member's email address.")
+    _require_can_grant(club=club, actor=actor, role=role)
+    user = User.objects.filter(email=email).first()
+    created = user is None
+    if created:
+        user = User.objects.create_user(email=email, password=None)
+    if ClubMembership.objects.filter(club=club, user=user).exists():
+        raise CrmError(CrmErrorCode.INVALID_STAFF, f"{email} already has a role at {club}.")
+    membership = ClubMembership.objects.create(club=club, user=user, role=role)
+    audit_record(
+        club=club,
+        actor=actor,
+        action=AuditAction.STAFF_INVITE,
+        target=membership,
+        summary=f"Invited {email} as {role}",
+    )
+    return membership, created
+
+
+@transaction.atomic
+def staff_change_role(*, membership: ClubMembership, role: Role, actor) -> ClubMembership:
+    club = membership.club
+    _require_can_grant(club=club, actor=actor, role=role)
+    # Lock the club's owner rows so two admins demoting the last two owners at once can't
+    # both see "another owner remains" and leave the club with none.
+    owners = list(ClubMembership.objects.select_for_update().filter(club=club, role=Role.OWNER))
+    # The stored role, not the instance's: an admin form has already written the new role onto it.
+    previous = ClubMembership.objects.get(pk=membership.pk).role
+    if previous == Role.OWNER and role != Role.OWNER and len(owners) <= 1:
+        raise CrmError(CrmErrorCode.INVALID_STAFF, "A club needs at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        club=club,
+        actor=actor,
+        action=AuditAction.STAFF_ROLE_CHANGE,
+        target=membership,
+        summary=f"{membership.user.email}: {previous} → {role}",
+    )
+    return membership
+
+
+@transaction.atomic
+def staff_remove(*, membership: ClubMembership, actor) -> None:
+    club = membership.club
+    owners = list(ClubMembership.objects.select_for_update().filter(club=club, role=Role.OWNER))
+    if ClubMembership.objects.get(pk=membership.pk).role == Role.OWNER and len(owners) <= 1:
+        raise CrmError(CrmErrorCode.INVALID_STAFF, "A club needs at least one owner.")
+    audit_record(
+        club=club,
+        actor=actor,
+        action=AuditAction.STAFF_REMOVE,
+        target=membership,
+        summary=f"Removed {membership.user.email} ({membership.role})",
+    )
+    membership.delete()
+
+
+def _require_can_grant(*, club, actor, role) -> None:
+    # Only owners (and platform operators) may create or promote owners.
+    is_owner = actor.is_superuser or ClubMembership.objects.filter(club=club, user=actor, role=Role.OWNER).exists()
+    if role == Role.OWNER and not is_owner:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only an owner can make someone an owner.")

@@ -1,0 +1,60 @@
+from django.db import transaction
+
+from crm.errors import CrmError, CrmErrorCode
+from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
+from crm.services.audit import audit_record
+
+
+def tag_get_or_create(*, club, name: str) -> Tag:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 60:
+        raise CrmError(CrmErrorCode.INVALID_TAG, "A tag name needs 1–60 characters.", {"name": name})
+    existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
+    if existing:
+        return existing
+    tag, _ = Tag.objects.get_or_create(club=club, name=name)
+    return tag
+
+
+def profiles_tag(*, club, profile_ids, tag: Tag, actor) -> int:
+    """Tag many profiles in one INSERT; profiles already tagged are left alone. Returns rows added.
+
+    Ids from outside are re-read inside the club, so another club's ids are silently dropped.
+    """
+    if tag.club_id != club.pk:
+        raise CrmError(CrmErrorCode.INVALID_TAG, "That tag belongs to another club.")
+    ids = list(CustomerProfile.objects.for_club(club).filter(pk__in=list(profile_ids)).values_list("pk", flat=True))
+    with transaction.atomic():
+        already = set(
+            ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=ids).values_list("profile_id", flat=True)
+        )
+        rows = [
+            ProfileTag(club=club, profile_id=profile_id, tag=tag, added_by=actor)
+            for profile_id in ids
+            if profile_id not in already
+        ]
+        ProfileTag.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.TAG,
+            target=tag,
+            summary=f"Tagged {len(rows)} profile(s) '{tag.name}'",
+            details={"profile_ids": ids[:1000]},
+        )
+    return len(rows)
+
+
+def profiles_untag(*, club, profile_ids, tag: Tag, actor) -> int:
+    if tag.club_id != club.pk:
+        raise CrmError(CrmErrorCode.INVALID_TAG, "That tag belongs to another club.")
+    with transaction.atomic():
+        removed, _ = ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=list(profile_ids)).delete()
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.UNTAG,
+            target=tag,
+            summary=f"Removed '{tag.name}' from {removed} profile(s)",
+        )
+    return removed

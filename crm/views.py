@@ -1,0 +1,142 @@
+from django.contrib import messages
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from crm import selectors
+from crm.errors import CrmError
+from crm.models import ActivitySource, Capability, CustomerProfile, MembershipStatus, Note, ProfileIdentifier
+from crm.models.clubs import role_allows
+from crm.permissions import club_page
+from crm.services.audit import client_ip
+from crm.services.clubs import club_switch
+from crm.services.exports import profiles_export_csv
+from crm.tenancy import get_object_in_club_or_404
+
+
+@club_page()
+def dashboard(request):
+    return render(request, "crm/dashboard.html", _dashboard_context(request))
+
+
+@club_page()
+def dashboard_counts(request):
+    """The htmx-polled fragment: counts refresh without reloading the page."""
+    return render(request, "crm/_dashboard_counts.html", _dashboard_context(request))
+
+
+def _dashboard_context(request):
+    counts = selectors.dashboard_counts(club=request.club)
+    heartbeat = selectors.scheduler_last_heartbeat()
+    return {
+        "counts": counts,
+        "status_max": max([c for _, _, c in counts.by_status] + [1]),
+        "lifecycle_max": max([c for _, _, c in counts.by_lifecycle] + [1]),
+        "heartbeat_at": heartbeat,
+        "heartbeat_age_seconds": (timezone.now() - heartbeat).total_seconds() if heartbeat else None,
+    }
+
+
+@require_POST
+@club_page()
+def switch_club(request):
+    try:
+        club = club_switch(request=request, club_id=request.POST.get("club", ""))
+    except CrmError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Now working in {club}.")
+    return redirect(request.POST.get("next") or "dashboard")
+
+
+@club_page()
+def profile_list(request):
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    queryset = selectors.profile_active_queryset(club=request.club)
+    if search:
+        queryset = selectors.profile_search(queryset, search=search, club=request.club)
+    if status:
+        queryset = queryset.filter(membership_status=status)
+    profiles = list(queryset.order_by("last_name", "first_name", "pk")[:100])
+    template = "crm/_profile_rows.html" if request.headers.get("HX-Request") else "crm/profile_list.html"
+    return render(
+        request,
+        template,
+        {
+            "profiles": profiles,
+            "search": search,
+            "status": status,
+            "status_choices": MembershipStatus.choices,
+            "can_export": role_allows(request.club_role, Capability.EXPORT),
+        },
+    )
+
+
+@club_page(Capability.EXPORT)
+def profile_export(request):
+    queryset = selectors.profile_active_queryset(club=request.club)
+    search = request.GET.get("q", "").strip()
+    if search:
+        queryset = selectors.profile_search(queryset, search=search, club=request.club)
+    lines = profiles_export_csv(club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request))
+    response = StreamingHttpResponse(lines, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
+    return response
+
+
+@club_page()
+def profile_detail(request, profile_id):
+    profile = get_object_in_club_or_404(CustomerProfile, request.club, pk=profile_id)
+    # "Any type" submits an empty value; it means no filter, not "type is empty".
+    sources = [value for value in request.GET.getlist("source") if value]
+    types = [value for value in request.GET.getlist("type") if value]
+    try:
+        page = selectors.profile_timeline(
+            club=request.club,
+            profile=profile,
+            cursor=request.GET.get("cursor") or None,
+            sources=sources or None,
+            types=types or None,
+        )
+    except selectors.InvalidCursor as error:
+        return HttpResponseBadRequest(str(error))
+    context = {
+        "profile": profile,
+        "timeline": page,
+        "sources": sources,
+        "types": types,
+        "source_choices": ActivitySource.choices,
+    }
+    if request.headers.get("HX-Request") and request.GET.get("fragment") == "timeline":
+        return render(request, "crm/_timeline.html", context)
+    context.update(
+        identifiers=ProfileIdentifier.objects.for_club(request.club).filter(profile=profile).order_by("kind"),
+        notes=Note.objects.for_club(request.club).filter(profile=profile).select_related("author"),
+        tags=profile.tags.order_by("name"),
+        type_choices=selectors.profile_activity_types(club=request.club, profile=profile),
+        can_edit=role_allows(request.club_role, Capability.EDIT_PROFILES),
+    )
+    return render(request, "crm/profile_detail.html", context)
+
+
+def pillar_placeholder(title: str, description: str):
+    """Pages for pillars a later release builds: they say so plainly and pretend nothing."""
+
+    @club_page()
+    def view(request):
+        return render(request, "crm/placeholder.html", {"title": title, "description": description})
+
+    view.__name__ = f"placeholder_{title.lower().replace(' ', '_')}"
+    return view
+
+
+def healthz(request):
+    from django.db import connection
+    from django.http import JsonResponse
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    heartbeat = selectors.scheduler_last_heartbeat()
+    return JsonResponse({"status": "ok", "scheduler_last_heartbeat": heartbeat.isoformat() if heartbeat else None})

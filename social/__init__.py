@@ -1,0 +1,1 @@
+"""Social connections, publishing, engagement sync and event promotion (SPEC 11–12)."""

@@ -1,0 +1,53 @@
+import pytest
+
+from crm.models import Activity, CustomerProfile, ProfileIdentifier
+from crm.tenancy import ClubScopeError
+from tests.factories import ActivityFactory, ProfileFactory
+
+
+def test_query_without_club_refuses_to_run(profile_a):
+    with pytest.raises(ClubScopeError):
+        list(CustomerProfile.objects.all())
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.filter(first_name="Alice").count()
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.get(pk=profile_a.pk)
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.filter(pk=profile_a.pk).update(first_name="Mallory")
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.filter(pk=profile_a.pk).delete()
+    profile_a.refresh_from_db()
+    assert profile_a.first_name == "Alice"
+
+
+def test_filtering_on_none_club_is_an_error_not_an_empty_result(profile_a):
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.for_club(None)
+    with pytest.raises(ClubScopeError):
+        CustomerProfile.objects.filter(club=None)
+
+
+def test_for_club_returns_only_that_clubs_rows(club_a, club_b, profile_a):
+    ProfileFactory(club=club_b, first_name="Bob")
+    assert list(CustomerProfile.objects.for_club(club_a).values_list("first_name", flat=True)) == ["Alice"]
+    assert list(CustomerProfile.objects.filter(club_id=club_b.pk).values_list("first_name", flat=True)) == ["Bob"]
+
+
+def test_excluding_a_club_does_not_count_as_scoping(club_a, profile_a):
+    with pytest.raises(ClubScopeError):
+        list(CustomerProfile.objects.exclude(club=club_a))
+
+
+def test_rows_reached_through_a_loaded_object_are_scoped_by_it(profile_a):
+    ActivityFactory(profile=profile_a)
+    profile = CustomerProfile.objects.for_club(profile_a.club).get(pk=profile_a.pk)
+    assert profile.activities.count() == 1
+    prefetched = CustomerProfile.objects.for_club(profile_a.club).prefetch_related("activities", "identifiers")
+    assert [len(p.activities.all()) for p in prefetched] == [1]
+
+
+def test_platform_escape_hatch_is_explicit(club_a, club_b):
+    ActivityFactory(profile=ProfileFactory(club=club_a))
+    ActivityFactory(profile=ProfileFactory(club=club_b))
+    assert Activity.objects.unscoped_across_clubs().count() == 2
+    assert ProfileIdentifier.objects.unscoped_across_clubs().count() == 0

@@ -1,0 +1,35 @@
+"""What `make run` does before serving, on a brand-new SQLite file; and production's deploy checks."""
+
+import sqlite3
+
+from tests.platform.processes import child_environment, manage
+
+
+def test_make_run_setup_works_on_a_fresh_sqlite_database(tmp_path):
+    database = tmp_path / "fresh.sqlite3"
+    env = child_environment(
+        DATABASE_URL=f"sqlite:///{database}", REDIS_URL="", CELERY_BROKER_FOLDER=tmp_path / "broker"
+    )
+    for command in (["migrate", "--noinput"], ["sync_schedules"], ["setup_demo"]):
+        result = manage(*command, env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "admin@demo.fairway.test" in result.stdout and "Password:" in result.stdout
+    password = result.stdout.split("Password:")[1].split()[0]
+    # Re-running (a second `make run`) is safe and issues a new password.
+    again = manage("setup_demo", env=env)
+    assert again.returncode == 0 and password not in again.stdout
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT slug, timezone FROM crm_club").fetchall() == [("demo", "Africa/Johannesburg")]
+        assert db.execute("SELECT role FROM crm_clubmembership").fetchall() == [("owner",)]
+        assert db.execute("SELECT count(*) FROM django_celery_beat_periodictask").fetchone()[0] >= 2
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = child_environment(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="x7!k2@p9#m4$q8%w3^e6&r1*t5(y0)u-i_o=p+a[s]d{f}g|h;j:k,l.z/x",
+        DJANGO_ALLOWED_HOSTS="crm.example-club.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
