@@ -27,6 +27,7 @@ run: migrate
 # The whole suite, on SQLite by default or on PostgreSQL when DATABASE_URL points there.
 test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py events_catalog --check
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
