@@ -18,9 +18,10 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py sync_schedules
 
-# Installs, migrates, creates the demo club and a login (printed), then serves the app on
+# Installs, migrates, seeds the demo club through the event endpoint, prints a login, then serves the app on
 # 127.0.0.1:8000 together with a Celery worker and beat on the embedded filesystem broker.
 run: migrate
+	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py setup_demo
 	$(BIN)/honcho -f Procfile.dev start
 

@@ -24,11 +24,7 @@ def club_switch(*, request, club_id) -> Club:
 
 
 @transaction.atomic
-def demo_club_setup(*, password: str | None = None) -> tuple[Club, str, str]:
-    """Create (or refresh) the demo club and its owner login; returns (club, email, password).
-
-    The password is new on every run and printed by `make run`, so no fixed credential ships.
-    """
+def demo_club_get_or_create() -> Club:
     club, _ = Club.objects.get_or_create(
         slug=DEMO_CLUB_SLUG,
         defaults={
@@ -39,6 +35,15 @@ def demo_club_setup(*, password: str | None = None) -> tuple[Club, str, str]:
             "currency": "ZAR",
         },
     )
+    return club
+
+
+def demo_club_setup(*, password: str | None = None) -> tuple[Club, str, str]:
+    """Create (or refresh) the demo club and its owner login; returns (club, email, password).
+
+    The password is new on every run and printed by `make run`, so no fixed credential ships.
+    """
+    club = demo_club_get_or_create()
     password = password or secrets.token_urlsafe(9)
     user = User.objects.filter(email=DEMO_ADMIN_EMAIL).first()
     if user is None:

@@ -49,12 +49,12 @@ def profiles_resolve(*, club, refs: list[PersonRef]) -> None:
     refs = [ref for ref in refs if ref.keys]
     owners = _owners(club, {key for ref in refs for key in ref.keys})
     held = _strong_kinds_held(club, owners)
-    unresolved = [ref for ref in refs if not _match(ref, owners, held)]
+    unresolved = _adopt_within_batch(refs, [ref for ref in refs if not _match(ref, owners, held)])
     if unresolved:
         advisory_xact_lock(f"identity:{club.pk}", [f"{kind}:{value}" for ref in unresolved for kind, value in ref.keys])
         owners.update(_owners(club, {key for ref in unresolved for key in ref.keys}))
         held = _strong_kinds_held(club, owners)
-        still_new = [ref for ref in unresolved if not _match(ref, owners, held)]
+        still_new = _adopt_within_batch(refs, [ref for ref in unresolved if not _match(ref, owners, held)])
         _create_profiles(club, still_new)
     _link_keys(club, refs, owners)
 
@@ -105,6 +105,32 @@ def _match(ref: PersonRef, owners, held: dict[int, set[str]]) -> bool:
             ref.profile_id = holders[0]
             return True
     return False
+
+
+def _adopt_within_batch(refs: list[PersonRef], unresolved: list[PersonRef]) -> list[PersonRef]:
+    """A ref that shares a system id with a ref already resolved in this batch is that person.
+
+    E.g. Messaging's `contact.created` (contact id + email) matches the SCL profile by email, and
+    a `message.sent` in the same batch carries only the contact id: it must follow, not start a
+    second profile. Repeats until nothing changes, so chains of shared ids resolve too.
+    """
+    resolved = {key: ref.profile_id for ref in refs if ref.profile_id for key in ref.strong_keys}
+    remaining = unresolved
+    while remaining:
+        adopted = False
+        still = []
+        for ref in remaining:
+            profile_id = next((resolved[key] for key in ref.strong_keys if key in resolved), None)
+            if profile_id is None:
+                still.append(ref)
+                continue
+            ref.profile_id, adopted = profile_id, True
+            for key in ref.strong_keys:
+                resolved.setdefault(key, profile_id)
+        if not adopted:
+            break
+        remaining = still
+    return remaining
 
 
 def _create_profiles(club, refs: list[PersonRef]) -> None:

@@ -10,7 +10,7 @@ def test_make_run_setup_works_on_a_fresh_sqlite_database(tmp_path):
     env = child_environment(
         DATABASE_URL=f"sqlite:///{database}", REDIS_URL="", CELERY_BROKER_FOLDER=tmp_path / "broker"
     )
-    for command in (["migrate", "--noinput"], ["sync_schedules"], ["setup_demo"]):
+    for command in (["migrate", "--noinput"], ["sync_schedules"], ["seed_demo", "--profiles", "40"], ["setup_demo"]):
         result = manage(*command, env=env)
         assert result.returncode == 0, result.stderr[-3000:]
     assert "admin@demo.fairway.test" in result.stdout and "Password:" in result.stdout
@@ -22,6 +22,16 @@ def test_make_run_setup_works_on_a_fresh_sqlite_database(tmp_path):
         assert db.execute("SELECT slug, timezone FROM crm_club").fetchall() == [("demo", "Africa/Johannesburg")]
         assert db.execute("SELECT role FROM crm_clubmembership").fetchall() == [("owner",)]
         assert db.execute("SELECT count(*) FROM django_celery_beat_periodictask").fetchone()[0] >= 2
+        # The demo people arrived as signed events through the endpoint and were processed.
+        transports = db.execute("SELECT DISTINCT transport, status FROM crm_inboundevent").fetchall()
+        assert transports == [("http", "processed")]
+        people, rounds = db.execute("SELECT count(*), sum(rounds_played) FROM crm_customerprofile").fetchone()
+        assert 35 <= people <= 45 and rounds > 0
+        events = db.execute("SELECT count(*) FROM crm_inboundevent").fetchone()[0]
+        assert db.execute("SELECT count(*) FROM crm_activity").fetchone()[0] >= events - 10  # tournaments: no person
+    # Seeding again stores nothing new: the events have fixed ids, so they are duplicates.
+    reseeded = manage("seed_demo", "--profiles", "40", env=env)
+    assert reseeded.returncode == 0 and " 0 new events" in reseeded.stdout
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):

@@ -381,3 +381,20 @@ def test_events_of_one_club_never_touch_another(club_a, club_b):
     )
     assert wrong.results[0].status == "rejected"
     assert CustomerProfile.objects.for_club(club_a).count() == 1
+
+
+def test_a_batch_that_links_a_contact_by_email_carries_its_other_events_along(club_a):
+    """contact.created matches the member by email; message.sent (contact id only) must follow."""
+    ingest(club_a, envelope("member.created", {"member_id": "M1", "email": "ann@alpha.test"}, club=club_a))
+    ingest(
+        club_a,
+        envelope(
+            "message.sent", {"contact_id": "C1", "message_id": "m1", "channel": "email"}, club=club_a, at=ago(days=2)
+        ),
+        envelope("contact.created", {"contact_id": "C1", "email": "ann@alpha.test"}, club=club_a, at=ago(days=1)),
+        envelope("consent.updated", {"contact_id": "C1", "channels": {"email": True}}, club=club_a, at=ago(hours=1)),
+    )
+    profile = the_profile(club_a)
+    assert profile.email_opt_in is True
+    assert profile.activities.count() == 4
+    assert not InboundEvent.objects.for_club(club_a).exclude(warnings=[]).exists()
