@@ -6,7 +6,7 @@ was itself loaded inside a club (`profile.activities.all()`). The single escape 
 platform-wide jobs is `.unscoped_across_clubs()`, named to be found by grep and by review.
 """
 
-from django.db import models
+from django.db import connections, models
 from django.http import Http404
 
 CLUB_LOOKUPS = frozenset({"club", "club_id", "club__pk", "club__in", "club_id__in", "club__id"})
@@ -85,6 +85,15 @@ class ClubScopedQuerySet(models.QuerySet):
     def delete(self):
         self._require_club()
         return super().delete()
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        self._require_club()
+        objs = list(objs)
+        if not objs or connections[self.db].vendor != "postgresql":
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        from crm.bulk import bulk_update_by_json
+
+        return bulk_update_by_json(self, objs, fields)
 
     def in_bulk(self, *args, **kwargs):
         self._require_club()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from crm.events.catalog import CHANNELS
 from crm.events.survivorship import ProfileDraft
-from crm.models import InboundEvent, Tournament, TournamentStatus
+from crm.models import Activity, InboundEvent, Tournament, TournamentStatus
 
 
 @dataclass
@@ -208,7 +208,9 @@ def round_completed(applying: Applying) -> str:
 def tournament_entry_created(applying: Applying) -> str:
     tournament = applying.tournaments.get(applying.data["tournament_id"])
     if tournament is None:
-        applying.warnings.append(f"tournament {applying.data['tournament_id']} is not known yet; entry not counted")
+        applying.warnings.append(
+            f"tournament {applying.data['tournament_id']} is not known yet; counted when it arrives"
+        )
         return f"Entered tournament {applying.data['tournament_id']}"
     tournament.entries_count += 1
     tournament._changed = True
@@ -311,7 +313,15 @@ def tournament_upsert(applying: Applying, *, status: str | None = None) -> Tourn
         if "name" not in data or "starts_at" not in data:
             applying.warnings.append(f"tournament {data['tournament_id']} is not known yet; nothing to update")
             return None
-        tournament = Tournament(club=applying.club, external_id=data["tournament_id"], last_event_at=applying.at)
+        tournament = Tournament(
+            club=applying.club,
+            external_id=data["tournament_id"],
+            last_event_at=applying.at,
+            # Entries that arrived before the tournament itself (sources push concurrently).
+            entries_count=Activity.objects.for_club(applying.club)
+            .filter(type="tournament.entry_created", properties__tournament_id=data["tournament_id"])
+            .count(),
+        )
         applying.tournaments[data["tournament_id"]] = tournament
     elif applying.at < tournament.last_event_at:
         return tournament

@@ -299,16 +299,23 @@ def _activity(club, row: InboundEvent, profile_id: int, summary: str, amount, pr
 
 
 def _save_profiles(club, drafts: dict[int, ProfileDraft]) -> None:
-    by_fields: dict[tuple[str, ...], list[CustomerProfile]] = {}
+    """One UPDATE for every profile the batch changed. Writing a field a profile didn't change
+    rewrites its current value, which is safe: the rows are locked and the drafts hold them whole."""
+    changed_fields: set[str] = set()
+    profiles = []
     for draft in drafts.values():
         changed = draft.finish()
         if changed:
-            by_fields.setdefault(tuple(changed + ["updated_at"]), []).append(draft.profile)
+            changed_fields.update(changed)
+            profiles.append(draft.profile)
+    if not profiles:
+        return
     now = timezone.now()
-    for fields, profiles in by_fields.items():
-        for profile in profiles:
-            profile.updated_at = now
-        CustomerProfile.objects.for_club(club).bulk_update(profiles, list(fields), batch_size=200)
+    for profile in profiles:
+        profile.updated_at = now
+    CustomerProfile.objects.for_club(club).bulk_update(
+        profiles, sorted(changed_fields) + ["updated_at"], batch_size=500
+    )
 
 
 def _save_tournaments(tournaments: dict[str, Tournament]) -> None:

@@ -144,6 +144,7 @@ class DemoStory:
     club_slug: str
     now: datetime
     events: list[dict] = field(default_factory=list)
+    people: list[DemoPerson] = field(default_factory=list)
 
     def add(self, event_id: str, source: str, type_name: str, at: datetime, data: dict) -> None:
         at = min(at, self.now)
@@ -162,17 +163,22 @@ class DemoStory:
 
 def demo_club_events(*, club_slug: str, profiles: int, seed: int = 7, today: date | None = None) -> list[dict]:
     """About `profiles` people's events plus the club's tournaments, oldest first."""
+    return demo_club_story(club_slug=club_slug, profiles=profiles, seed=seed, today=today).events
+
+
+def demo_club_story(*, club_slug: str, profiles: int, seed: int = 7, today: date | None = None) -> DemoStory:
+    """The people and their events (the benchmark needs to know who is who)."""
     today = today or datetime.now(UTC).date()
     now = datetime.combine(today, time(6, 0), tzinfo=UTC)
     rng = random.Random(seed)
     story = DemoStory(club_slug=club_slug, now=now)
-    people = [_person(rng, index) for index in range(profiles)]
-    for person in people:
+    story.people = [_person(rng, index) for index in range(profiles)]
+    for person in story.people:
         _person_story(rng, story, person)
-    _campaigns(rng, story, people)
-    _tournaments(rng, story, people)
+    _campaigns(rng, story, story.people)
+    _tournaments(rng, story, story.people)
     story.events.sort(key=lambda event: (event["occurred_at"], event["id"]))
-    return story.events
+    return story
 
 
 def _person(rng: random.Random, index: int) -> DemoPerson:
@@ -524,7 +530,7 @@ def demo_club_seed(*, club, profiles: int, seed: int = 7, batch_size: int = 500,
     client = Client(HTTP_HOST="localhost")
     totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
     sent = 0
-    for batch in _source_runs(events, batch_size):
+    for batch in demo_source_batches(events, batch_size):
         body = json.dumps(batch).encode()
         response = client.post(
             "/api/v1/events",
@@ -557,7 +563,7 @@ def demo_signing_secret(*, club, source: str) -> str:
 DEMO_SECRET_LABEL = "Demo seeder"
 
 
-def _source_runs(events: list[dict], batch_size: int):
+def demo_source_batches(events: list[dict], batch_size: int):
     """Time windows of events, each split by source: the sources push concurrently, so a window
     arrives as one batch per source (slightly out of order across sources, which the pipeline's
     survivorship handles) instead of thousands of tiny alternating posts."""

@@ -41,21 +41,24 @@ class PersonRef:
 def profiles_resolve(*, club, refs: list[PersonRef]) -> None:
     """Set `profile_id` on every ref, creating profiles for people not seen before, and link keys.
 
-    Must run inside the caller's transaction. Creating a person is guarded by advisory locks on
-    their keys: two workers that both see "nobody has member id M1" serialise on M1's lock, and
-    the second finds the first's profile when it re-reads. The unique constraint on strong keys
-    is the backstop if anything bypasses the lock.
+    Must run inside the caller's transaction. Every key nobody holds yet is locked (advisory,
+    per club and key) before anything is decided about it: two workers that both see "nobody has
+    contact id C" serialise on C, and the second re-reads and finds the first's profile. Locking
+    only the refs that start a new person is not enough: a ref matched by email would link C to
+    one profile while another worker creates a second profile for C. Keys that already have an
+    owner need no lock, because ownership of a key only moves by a merge. The unique constraint on
+    strong keys is the backstop if anything bypasses the locks.
     """
     refs = [ref for ref in refs if ref.keys]
-    owners = _owners(club, {key for ref in refs for key in ref.keys})
+    keys = {key for ref in refs for key in ref.keys}
+    owners = _owners(club, keys)
+    unowned = [key for key in keys if not owners.get(key)]
+    if unowned:
+        advisory_xact_lock(f"identity:{club.pk}", [f"{kind}:{value}" for kind, value in unowned])
+        owners.update(_owners(club, set(unowned)))
     held = _strong_kinds_held(club, owners)
-    unresolved = _adopt_within_batch(refs, [ref for ref in refs if not _match(ref, owners, held)])
-    if unresolved:
-        advisory_xact_lock(f"identity:{club.pk}", [f"{kind}:{value}" for ref in unresolved for kind, value in ref.keys])
-        owners.update(_owners(club, {key for ref in unresolved for key in ref.keys}))
-        held = _strong_kinds_held(club, owners)
-        still_new = _adopt_within_batch(refs, [ref for ref in unresolved if not _match(ref, owners, held)])
-        _create_profiles(club, still_new)
+    still_new = _adopt_within_batch(refs, [ref for ref in refs if not _match(ref, owners, held)])
+    _create_profiles(club, still_new)
     _link_keys(club, refs, owners)
 
 
@@ -134,8 +137,15 @@ def _adopt_within_batch(refs: list[PersonRef], unresolved: list[PersonRef]) -> l
 
 
 def _create_profiles(club, refs: list[PersonRef]) -> None:
-    """One new profile per group of refs that share a key within this batch."""
-    parent: dict[int, int] = {index: index for index in range(len(refs))}
+    """One new profile per person among refs nobody holds yet, grouped the way `_match` would.
+
+    Refs sharing a system id are one person. A ref joins another group through an email or phone
+    only on the terms `_match` uses across batches: exactly one group holds that key, and the two
+    don't carry different ids of the same kind (a couple sharing an inbox stays two people), so
+    the outcome doesn't depend on whether two events came in one batch or two.
+    """
+    parent = list(range(len(refs)))
+    kinds: dict[int, dict[str, set[str]]] = {}
 
     def find(index: int) -> int:
         while parent[index] != index:
@@ -143,15 +153,34 @@ def _create_profiles(club, refs: list[PersonRef]) -> None:
             index = parent[index]
         return index
 
+    def union(left: int, right: int) -> None:
+        left, right = find(left), find(right)
+        if left != right:
+            parent[right] = left
+            for kind, values in kinds.pop(right, {}).items():
+                kinds.setdefault(left, {}).setdefault(kind, set()).update(values)
+
+    def compatible(left: int, right: int) -> bool:
+        mine, theirs = kinds.get(find(left), {}), kinds.get(find(right), {})
+        return all(mine[kind] == theirs[kind] for kind in mine.keys() & theirs.keys())
+
     first_holder: dict[tuple[str, str], int] = {}
     for index, ref in enumerate(refs):
-        # People with a system id are grouped by their strong keys only: a shared family email
-        # must not fold a couple into one new profile.
-        for key in ref.strong_keys or ref.shared_keys:
+        for kind, value in ref.strong_keys:
+            kinds.setdefault(index, {}).setdefault(kind, set()).add(value)
+    for index, ref in enumerate(refs):
+        for key in ref.strong_keys:
             if key in first_holder:
-                parent[find(index)] = find(first_holder[key])
+                union(first_holder[key], index)
             else:
                 first_holder[key] = index
+    shared_holders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, ref in enumerate(refs):
+        for key in ref.shared_keys:
+            holders = {find(holder) for holder in shared_holders[key]} - {find(index)}
+            if len(holders) == 1 and compatible(index, next(iter(holders))):
+                union(next(iter(holders)), index)
+            shared_holders[key].append(index)
     groups: dict[int, list[PersonRef]] = defaultdict(list)
     for index, ref in enumerate(refs):
         groups[find(index)].append(ref)

@@ -51,3 +51,13 @@ def test_platform_escape_hatch_is_explicit(club_a, club_b):
     ActivityFactory(profile=ProfileFactory(club=club_b))
     assert Activity.objects.unscoped_across_clubs().count() == 2
     assert ProfileIdentifier.objects.unscoped_across_clubs().count() == 0
+
+
+def test_bulk_update_through_one_club_never_writes_another_clubs_rows(club_a, club_b):
+    mine = ProfileFactory(club=club_a, first_name="Alice")
+    theirs = ProfileFactory(club=club_b, first_name="Bertie")
+    mine.first_name, theirs.first_name = "Alicia", "Mallory"
+    CustomerProfile.objects.for_club(club_a).bulk_update([mine, theirs], ["first_name"])
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.first_name, theirs.first_name) == ("Alicia", "Bertie")

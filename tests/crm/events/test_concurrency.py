@@ -95,3 +95,39 @@ def test_the_same_batch_taken_by_two_workers_is_applied_once(club_a):
 
     profile = CustomerProfile.objects.for_club(club_a).get()
     assert profile.activities.count() == 30
+
+
+def test_a_contact_matched_by_email_and_its_messages_at_once_stay_with_the_member(club_a):
+    members = stored_ids(
+        club_a,
+        [
+            envelope("member.created", {"member_id": f"M{i}", "email": f"p{i}@alpha.test"}, club=club_a)
+            for i in range(PEOPLE)
+        ],
+    )
+    events_process(event_ids=members)
+    contacts = stored_ids(
+        club_a,
+        [
+            envelope("contact.created", {"contact_id": f"C{i}", "email": f"p{i}@alpha.test"}, club=club_a)
+            for i in range(PEOPLE)
+        ],
+    )
+    messages = stored_ids(
+        club_a,
+        [
+            envelope("message.sent", {"contact_id": f"C{i}", "message_id": f"m{i}", "channel": "email"}, club=club_a)
+            for i in range(PEOPLE)
+        ],
+    )
+    run_at_once(contacts, messages)
+
+    # Whichever worker takes contact C first, C ends up on one profile that has both events on
+    # its timeline, and no profile is left without an identifier. (When the message wins the race,
+    # C starts a profile of its own and contact.created then points at two profiles: joining them
+    # is the merge of identity resolution, SPEC 5.)
+    holders = ProfileIdentifier.objects.for_club(club_a).filter(kind="messaging_contact_id")
+    assert holders.count() == PEOPLE
+    for holder in holders:
+        assert sorted(holder.profile.activities.values_list("type", flat=True)) == ["contact.created", "message.sent"]
+    assert not CustomerProfile.objects.for_club(club_a).filter(identifiers__isnull=True).exists()
