@@ -129,5 +129,5 @@ def test_a_contact_matched_by_email_and_its_messages_at_once_stay_with_the_membe
     holders = ProfileIdentifier.objects.for_club(club_a).filter(kind="messaging_contact_id")
     assert holders.count() == PEOPLE
     for holder in holders:
-        assert sorted(holder.profile.activities.values_list("type", flat=True)) == ["contact.created", "message.sent"]
+        assert {"contact.created", "message.sent"} <= set(holder.profile.activities.values_list("type", flat=True))
     assert not CustomerProfile.objects.for_club(club_a).filter(identifiers__isnull=True).exists()
