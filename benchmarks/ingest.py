@@ -4,8 +4,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairway .venv/bin/python benchmarks/ingest.py
     ... --events 100000 --workers 2 --json var/bench-ingest.json
 
-Runs in a scratch database (test_<name>, created and dropped here), never in yours. The events
-are the demo club's (every kind of SCL, TeeTime and Messaging event), and about 80% of the people
+Runs in a scratch database (<name>_bench_ingest, created and dropped here), never in yours. The
+events are the demo club's (every kind of SCL, TeeTime and Messaging event), and about 80% of the people
 they mention already have a profile, so ~20% of the events are about people not seen before.
 
 Phases, each timed on its own:
@@ -58,6 +58,8 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("This benchmark measures PostgreSQL: set DATABASE_URL=postgres://… (see README).")
+    # A database of its own, so a test run (test_<name>) and this never trample each other.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{connection.settings_dict['NAME']}_bench_ingest"
     scratch = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         figures = run(options)
