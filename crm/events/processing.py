@@ -23,6 +23,7 @@ from crm.events.survivorship import ProfileDraft
 from crm.events.validation import data_validate
 from crm.models import Activity, Club, CustomerProfile, InboundEvent, InboundEventStatus, Tournament
 from crm.services.identifiers import phone_to_e164
+from crm.services.merges import live_profile_id
 from crm.services.resolution import PersonRef, profiles_resolve
 
 logger = logging.getLogger(__name__)
@@ -141,16 +142,8 @@ def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
 
     refs = [ref for item in pending for ref in item.refs]
     profiles_resolve(club=club, refs=refs)
-    profile_ids = sorted({ref.profile_id for ref in refs if ref.profile_id})
-    # Lock the people this batch changes, in id order: a concurrent batch touching the same
-    # person waits here instead of both computing rounds_played + 1 from the same old value.
-    profiles = {
-        profile.pk: profile
-        for profile in CustomerProfile.objects.for_club(club)
-        .filter(pk__in=profile_ids)
-        .select_for_update()
-        .order_by("pk")
-    }
+    profiles = _lock_profiles(club, refs)
+    profile_ids = sorted(profiles)
     drafts = {pk: ProfileDraft(profile) for pk, profile in profiles.items()}
     tournaments = _tournaments_for(club, pending)
 
@@ -183,6 +176,30 @@ def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
     return summary
 
 
+def _lock_profiles(club, refs: list[PersonRef]) -> dict[int, CustomerProfile]:
+    """Lock the people this batch changes, in id order, and return them.
+
+    The lock keeps a concurrent batch touching the same person waiting here instead of both
+    computing rounds_played + 1 from the same old value. A profile another worker merged away
+    between resolution and this lock is followed to its survivor, and the lock taken again.
+    """
+    while True:
+        profile_ids = sorted({ref.profile_id for ref in refs if ref.profile_id})
+        profiles = {
+            profile.pk: profile
+            for profile in CustomerProfile.objects.for_club(club)
+            .filter(pk__in=profile_ids)
+            .select_for_update()
+            .order_by("pk")
+        }
+        moved = {pk: profile.merged_into_id for pk, profile in profiles.items() if profile.merged_into_id}
+        if not moved:
+            return profiles
+        for ref in refs:
+            if ref.profile_id in moved:
+                ref.profile_id = live_profile_id(club, ref.profile_id)
+
+
 def _pending(club, row: InboundEvent, event_type: EventType, data: dict) -> PendingEvent:
     warnings = []
     phone = None
@@ -209,6 +226,8 @@ def _pending(club, row: InboundEvent, event_type: EventType, data: dict) -> Pend
                 source=row.source,
                 first_name=data.get("first_name", ""),
                 last_name=data.get("last_name", ""),
+                date_of_birth=data.get("date_of_birth"),
+                postcode=(data.get("address") or {}).get("postcode", ""),
             )
         )
     return PendingEvent(row, event_type, data, phone, refs, warnings)

@@ -62,4 +62,6 @@ class ProfileDraft:
     def finish(self) -> list[str]:
         if "field_sources" in self.changed:
             self.profile.field_sources = self.sources
+        if {"first_name", "last_name"} & self.changed and self.profile.refresh_name_key():
+            self.changed.add("name_key")
         return sorted(self.changed)

@@ -2,6 +2,7 @@ from crm.models.activity import Activity, ActivitySource
 from crm.models.audit import AuditAction, AuditLog
 from crm.models.clubs import Capability, Club, ClubMembership, Role, User
 from crm.models.events import EventSigningSecret, InboundEvent, InboundEventStatus, Tournament, TournamentStatus
+from crm.models.identity import MergeReason, MergeRecord, MergeSuggestion, SuggestionStatus
 from crm.models.profiles import (
     CustomerProfile,
     Gender,
@@ -32,6 +33,10 @@ __all__ = [
     "Gender",
     "IdentifierKind",
     "LifecycleStage",
+    "MergeReason",
+    "MergeRecord",
+    "MergeSuggestion",
+    "SuggestionStatus",
     "MembershipStatus",
     "Note",
     "ProfileIdentifier",

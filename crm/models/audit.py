@@ -23,6 +23,10 @@ class AuditAction(models.TextChoices):
     EVENT_REPLAY = "events.replay", "Replayed events"
     SECRET_CREATE = "secret.create", "Created a signing secret"
     SECRET_REVOKE = "secret.revoke", "Revoked a signing secret"
+    PROFILE_MERGE = "profile.merge", "Merged profiles"
+    PROFILE_UNMERGE = "profile.unmerge", "Unmerged profiles"
+    SUGGESTION_REJECT = "suggestion.reject", "Rejected a merge suggestion"
+    IMPORT = "data.import", "Imported profiles"
 
 
 class AuditLog(models.Model):

@@ -87,6 +87,8 @@ class CustomerProfile(ClubScopedModel):
         related_name="merged_profiles",
         help_text="Set when this profile was merged away into another.",
     )
+    # Blocking key for probabilistic matching: surname sound + first initial (SPEC 5).
+    name_key = models.CharField(max_length=12, blank=True, editable=False)
     is_erased = models.BooleanField(default=False)
     erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -102,6 +104,8 @@ class CustomerProfile(ClubScopedModel):
             models.Index(fields=["club", "membership_status"], name="profile_club_status"),
             models.Index(fields=["club", "lifecycle_stage"], name="profile_club_lifecycle"),
             models.Index(fields=["club", "-updated_at"], name="profile_club_updated"),
+            models.Index(fields=["club", "name_key"], name="profile_club_name_key"),
+            models.Index(fields=["club", "date_of_birth"], name="profile_club_dob"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -116,6 +120,22 @@ class CustomerProfile(ClubScopedModel):
 
     def __str__(self):
         return self.display_name
+
+    def save(self, *args, **kwargs):
+        self.refresh_name_key()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
+
+    def refresh_name_key(self) -> bool:
+        """Recompute the blocking key from the names; True if it changed (bulk writers add the field)."""
+        from crm.services.matching import name_key
+
+        key = name_key(self.first_name, self.last_name)
+        changed = key != self.name_key
+        self.name_key = key
+        return changed
 
     @property
     def display_name(self) -> str:
