@@ -10,6 +10,9 @@ class CrmErrorCode(StrEnum):
     EMPTY_NOTE = "empty_note"
     NOT_PERMITTED = "not_permitted"
     INVALID_STAFF = "invalid_staff"
+    MERGE_REFUSED = "merge_refused"
+    NOT_FOUND = "not_found"
+    INVALID_IMPORT = "invalid_import"
 
 
 class CrmError(Exception):

@@ -142,7 +142,7 @@ def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
 
     refs = [ref for item in pending for ref in item.refs]
     profiles_resolve(club=club, refs=refs)
-    profiles = _lock_profiles(club, refs)
+    profiles = profiles_lock_for_refs(club, refs)
     profile_ids = sorted(profiles)
     drafts = {pk: ProfileDraft(profile) for pk, profile in profiles.items()}
     tournaments = _tournaments_for(club, pending)
@@ -151,7 +151,7 @@ def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
     for item in pending:
         activities.extend(_apply_one(club, item, drafts, tournaments))
 
-    _save_profiles(club, drafts)
+    profiles_save_drafts(club, drafts)
     _save_tournaments(tournaments)
     Activity.objects.bulk_create(activities, batch_size=1000, ignore_conflicts=True)
     done_ids = [item.row.pk for item in pending]
@@ -176,7 +176,7 @@ def _process_batch(club, event_ids: list[int]) -> ProcessSummary:
     return summary
 
 
-def _lock_profiles(club, refs: list[PersonRef]) -> dict[int, CustomerProfile]:
+def profiles_lock_for_refs(club, refs: list[PersonRef]) -> dict[int, CustomerProfile]:
     """Lock the people this batch changes, in id order, and return them.
 
     The lock keeps a concurrent batch touching the same person waiting here instead of both
@@ -317,7 +317,7 @@ def _activity(club, row: InboundEvent, profile_id: int, summary: str, amount, pr
     )
 
 
-def _save_profiles(club, drafts: dict[int, ProfileDraft]) -> None:
+def profiles_save_drafts(club, drafts: dict[int, ProfileDraft]) -> None:
     """One UPDATE for every profile the batch changed. Writing a field a profile didn't change
     rewrites its current value, which is safe: the rows are locked and the drafts hold them whole."""
     changed_fields: set[str] = set()

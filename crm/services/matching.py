@@ -20,8 +20,8 @@ from datetime import date
 import jellyfish
 
 # Defaults; each club may override them in Club.settings["identity"].
-AUTO_MERGE_THRESHOLD = 0.90
-REVIEW_THRESHOLD = 0.72
+AUTO_MERGE_THRESHOLD = 0.85
+REVIEW_THRESHOLD = 0.60
 MAX_PROFILES_PER_SHARED_KEY = 4  # an email held by more people than this is a family/office inbox
 MAX_EMAILS_PER_PROFILE = 5
 MAX_PHONES_PER_PROFILE = 5
@@ -211,7 +211,7 @@ def match_score(left: PersonFacts, right: PersonFacts) -> MatchScore:
     }
     if first < 0.80 or last < 0.80:
         return MatchScore(round(0.3 * name, 3), evidence)  # different people with a similar name
-    score = 0.45 * (name - 0.8) / 0.2  # 0 … 0.45 for names 0.8 … 1.0
+    score = 0.5 * (name - 0.8) / 0.2  # 0 … 0.5 for names 0.8 … 1.0
 
     if left.date_of_birth and right.date_of_birth:
         if left.date_of_birth == right.date_of_birth:

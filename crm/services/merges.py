@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import ForeignKey, UniqueConstraint
 from django.utils import timezone
 
-from crm.errors import CrmError
+from crm.errors import CrmError, CrmErrorCode
 from crm.events.survivorship import may_overwrite
 from crm.models import (
     AuditAction,
@@ -55,7 +55,10 @@ def profiles_merge(
     survivor, merged = merge_survivor(first, second)
     conflict = _strong_id_conflict(club, survivor.pk, merged.pk)
     if conflict:
-        raise CrmError(f"#{survivor.pk} and #{merged.pk} hold different {conflict} values: they are two people.")
+        raise CrmError(
+            CrmErrorCode.MERGE_REFUSED,
+            f"#{survivor.pk} and #{merged.pk} hold different {conflict} values: they are two people.",
+        )
 
     record = MergeRecord(
         club=club,
@@ -92,7 +95,7 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
     """Put both profiles back exactly as they were before the merge, related rows included."""
     record = MergeRecord.objects.for_club(club).select_for_update().get(pk=record_id)
     if record.undone_at:
-        raise CrmError("This merge was already undone.")
+        raise CrmError(CrmErrorCode.MERGE_REFUSED, "This merge was already undone.")
     # Same lock order as a merge (ids ascending), so an unmerge and a merge of the same
     # profiles queue behind each other instead of deadlocking.
     profiles = {
@@ -105,10 +108,11 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
     survivor, merged = profiles[record.survivor_id], profiles[record.merged_id]
     if survivor.merged_into_id:
         raise CrmError(
-            f"#{survivor.pk} was itself merged into #{survivor.merged_into_id} since; undo that merge first."
+            CrmErrorCode.MERGE_REFUSED,
+            f"#{survivor.pk} was itself merged into #{survivor.merged_into_id} since; undo that merge first.",
         )
     if merged.merged_into_id != survivor.pk:
-        raise CrmError(f"#{merged.pk} is no longer merged into #{survivor.pk}.")
+        raise CrmError(CrmErrorCode.MERGE_REFUSED, f"#{merged.pk} is no longer merged into #{survivor.pk}.")
 
     for label, ids in record.moved.items():
         model, fk = _relation(label)
@@ -166,7 +170,7 @@ def _lock_live(club, first_id: int, second_id: int) -> tuple[CustomerProfile, Cu
             for profile in CustomerProfile.objects.for_club(club).filter(pk__in=ids).select_for_update().order_by("pk")
         }
         if len(locked) != len(ids):
-            raise CrmError("Profile not found in this club.")
+            raise CrmError(CrmErrorCode.NOT_FOUND, "Profile not found in this club.")
         first, second = locked[first_id], locked[second_id]
         if not first.merged_into_id and not second.merged_into_id:
             return first, second
@@ -206,7 +210,7 @@ def _relation(label: str):
     for model, fk in _carried_relations():
         if f"{model._meta.label_lower}.{fk.name}" == label:
             return model, fk
-    raise CrmError(f"Unknown relation {label} in a merge record.")
+    raise CrmError(CrmErrorCode.MERGE_REFUSED, f"Unknown relation {label} in a merge record.")
 
 
 def _carry_relations(club, survivor_id: int, merged_id: int) -> tuple[dict, list]:

@@ -62,7 +62,9 @@ class PersonRef:
             postcode=self.postcode,
             emails=frozenset(value for kind, value in self.keys if kind == "email"),
             phones=frozenset(value for kind, value in self.keys if kind == "phone"),
-            strong=dict(reversed(self.strong_keys)),  # the first value of a kind wins
+            # The first value of a kind wins. Legacy ids never conflict: one person often had
+            # several records in the old system, which is what the backfill is here to join.
+            strong=dict(reversed([key for key in self.strong_keys if key[0] != "legacy_id"])),
         )
 
 
