@@ -41,7 +41,7 @@ def bulk_update_by_json(queryset, objs, fields) -> int:
         + f" WHERE t.{quote(pk.column)} = v.pk_ AND t.{quote(pk.column)} IN ({visible_sql})"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [json.dumps(rows, default=_json_default), *visible_params])
+        cursor.execute(sql, [json.dumps(rows, default=json_default), *visible_params])
         return cursor.rowcount
 
 
@@ -52,7 +52,8 @@ def _value(field, obj, connection):
     return field.get_prep_value(value)
 
 
-def _json_default(value):
+def json_default(value):
+    """JSON for dates, times and decimals at full precision (Django's encoder drops microseconds)."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()  # full precision, with the offset
     if isinstance(value, Decimal | uuid.UUID):

@@ -9,11 +9,14 @@ The record holds both profiles' fields as they were, the ids of every moved row 
 rows whole, so an unmerge puts everything back where it was, ids included.
 """
 
+import json
+
 from django.core import serializers
 from django.db import transaction
 from django.db.models import ForeignKey, UniqueConstraint
 from django.utils import timezone
 
+from crm.bulk import json_default
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.survivorship import may_overwrite
 from crm.models import (
@@ -253,44 +256,29 @@ def _unique_field_sets(model):
         yield tuple(fields)
 
 
-def _jsonable(rows: list) -> list:
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    return json.loads(json.dumps(rows, cls=DjangoJSONEncoder))
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=json_default))
 
 
 def _as_json(rows: list) -> str:
-    import json
-
     return json.dumps(rows)
 
 
 def _fields_of(profile: CustomerProfile) -> dict:
-    return {
-        field.attname: field.value_to_string(profile)
-        for field in profile._meta.concrete_fields
-        if field.name not in ("id", "club")
-    }
+    return _jsonable(
+        {
+            field.attname: field.value_from_object(profile)
+            for field in profile._meta.concrete_fields
+            if field.name not in ("id", "club")
+        }
+    )
 
 
 def _restore_fields(profile: CustomerProfile, values: dict) -> None:
     for field in profile._meta.concrete_fields:
         if field.attname in values:
-            setattr(profile, field.attname, _from_string(field, values[field.attname]))
-
-
-def _from_string(field, text):
-    if text is None:
-        return None
-    if field.get_internal_type() == "JSONField":
-        import json
-
-        return json.loads(text) if isinstance(text, str) else text
-    if text == "" and field.null:
-        return None
-    return field.to_python(text)
+            value = values[field.attname]
+            setattr(profile, field.attname, value if value is None else field.to_python(value))
 
 
 def _merge_fields(survivor: CustomerProfile, merged: CustomerProfile) -> None:
