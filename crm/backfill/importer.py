@@ -2,7 +2,7 @@
 
 `profiles_import` reads and checks the whole file first (a wrong format, missing columns or an
 unreadable file is refused before anything is written), rejects bad rows with their reasons,
-then resolves and applies the good rows in batches: each row is a `PersonRef` (legacy id and
+then resolves and applies the good rows in batches, each committed on its own: each row is a `PersonRef` (legacy id and
 handicap id as strong keys, email and phone as shared keys, names, birthday and postcode for
 probabilistic matching), so a member already known from SCL is found, duplicates inside the
 export join each other, and doubtful pairs go to the review queue. Values are offered with the
@@ -27,6 +27,7 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.processing import profiles_lock_for_refs, profiles_save_drafts
 from crm.events.survivorship import ProfileDraft
+from crm.locks import advisory_locks_skipped
 from crm.models import Activity, AuditAction, MergeReason, ProfileIdentifier
 from crm.services.audit import audit_record
 from crm.services.identifiers import phone_to_e164
@@ -100,25 +101,33 @@ def profiles_import(
         else:
             good.append(row)
 
-    with transaction.atomic():
-        for start in range(0, len(good), batch_size):
-            with transaction.atomic():
-                _import_batch(club, fmt, good[start : start + batch_size], report)
-            if on_progress:
-                on_progress(min(start + batch_size, len(good)), len(good))
-        report.seconds = time.monotonic() - started
-        if dry_run:
-            transaction.set_rollback(True)  # every count is real; nothing stays
-        else:
-            audit_record(
-                club=club,
-                actor=actor,
-                action=AuditAction.IMPORT,
-                object_type="crm.customerprofile",
-                summary=f"Imported an MCA v1 {fmt} export: {report.read} rows",
-                details=report.as_dict(),
-            )
+    if dry_run:
+        # One transaction rolled back at the end, so every count is real and nothing stays.
+        with transaction.atomic(), advisory_locks_skipped():
+            _import_batches(club, fmt, good, report, batch_size, on_progress)
+            transaction.set_rollback(True)
+    else:
+        # A transaction per batch: a batch is all in or all out, and its locks go with its commit.
+        # If the run stops half-way, running it again finishes the job (rows already in match).
+        _import_batches(club, fmt, good, report, batch_size, on_progress)
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.IMPORT,
+            object_type="crm.customerprofile",
+            summary=f"Imported an MCA v1 {fmt} export: {report.read} rows",
+            details=report.as_dict(),
+        )
+    report.seconds = time.monotonic() - started
     return report
+
+
+def _import_batches(club, fmt, rows, report, batch_size, on_progress) -> None:
+    for start in range(0, len(rows), batch_size):
+        with transaction.atomic():
+            _import_batch(club, fmt, rows[start : start + batch_size], report)
+        if on_progress:
+            on_progress(min(start + batch_size, len(rows)), len(rows))
 
 
 # --- Reading and checking --------------------------------------------------------------------

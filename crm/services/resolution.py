@@ -266,22 +266,30 @@ def _strong_ids(club, candidates) -> dict[int, dict[str, str]]:
 
 
 def _apply_merges(club, merges, refs: list[PersonRef], reason: str) -> None:
-    from crm.services.merges import live_profile_id, profiles_merge
+    from crm.services.merges import profiles_merge
+
+    survivor_of: dict[int, int] = {}
+
+    def live(profile_id: int) -> int:
+        while profile_id in survivor_of:
+            profile_id = survivor_of[profile_id]
+        return profile_id
 
     for first, second, ref in merges:
+        first, second = live(first), live(second)
+        if first == second:
+            continue
         try:
             record = profiles_merge(club=club, first_id=first, second_id=second, reason=reason)
         except CrmError as error:
             ref.warnings.append(f"Not merged: {error.message}")
             continue
         if record:
+            survivor_of[record.merged_id] = record.survivor_id
             ref.outcome = "merged"
-    survivors: dict[int, int] = {}
     for ref in refs:
         if ref.profile_id:
-            if ref.profile_id not in survivors:
-                survivors[ref.profile_id] = live_profile_id(club, ref.profile_id)
-            ref.profile_id = survivors[ref.profile_id]
+            ref.profile_id = live(ref.profile_id)
 
 
 def _record_suggestions(club, refs: list[PersonRef]) -> None:
