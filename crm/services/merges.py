@@ -128,6 +128,20 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
     merged.save()
     record.undone_at, record.undone_by = timezone.now(), actor
     record.save(update_fields=["undone_at", "undone_by"])
+    # Undoing a merge says "these are two people": record it as a rejected pair, so neither the
+    # review queue nor the next event joins them again.
+    MergeSuggestion.objects.for_club(club).update_or_create(
+        club=club,
+        profile_a_id=min(survivor.pk, merged.pk),
+        profile_b_id=max(survivor.pk, merged.pk),
+        defaults={
+            "status": SuggestionStatus.REJECTED,
+            "decided_at": record.undone_at,
+            "decided_by": actor,
+            "score": record.score or 0.0,
+            "evidence": record.evidence or {},
+        },
+    )
     audit_record(
         club=club,
         actor=actor,

@@ -24,7 +24,7 @@ from django.db.models import Q
 
 from crm.errors import CrmError
 from crm.locks import advisory_xact_lock
-from crm.models import CustomerProfile, MergeReason, MergeSuggestion, ProfileIdentifier
+from crm.models import CustomerProfile, MergeReason, MergeSuggestion, ProfileIdentifier, SuggestionStatus
 from crm.models.profiles import SHARED_IDENTIFIER_KINDS
 from crm.services import matching
 from crm.services.matching import MatchPolicy, PersonFacts
@@ -275,9 +275,23 @@ def _apply_merges(club, merges, refs: list[PersonRef], reason: str) -> None:
             profile_id = survivor_of[profile_id]
         return profile_id
 
+    # Staff rejected these pairs (or undid their merge): an event must not join them again.
+    candidates = {(min(first, second), max(first, second)) for first, second, _ in merges}
+    refused = set(
+        MergeSuggestion.objects.for_club(club)
+        .filter(
+            status=SuggestionStatus.REJECTED,
+            profile_a_id__in={pair[0] for pair in candidates},
+            profile_b_id__in={pair[1] for pair in candidates},
+        )
+        .values_list("profile_a_id", "profile_b_id")
+    )
     for first, second, ref in merges:
         first, second = live(first), live(second)
         if first == second:
+            continue
+        if (min(first, second), max(first, second)) in refused:
+            ref.warnings.append(f"#{first} and #{second} were marked as two people by staff; not merged.")
             continue
         try:
             record = profiles_merge(club=club, first_id=first, second_id=second, reason=reason)

@@ -320,3 +320,20 @@ def test_matching_never_crosses_clubs(club_a, club_b):
     )
     assert live(club_a).count() == 1 and live(club_b).count() == 1
     assert not MergeSuggestion.objects.for_club(club_b).exists()
+
+
+def test_an_unmerged_pair_is_not_merged_again_by_the_next_event(club_a):
+    from crm.services.merges import merge_undo
+
+    ingest(club_a, envelope("message.sent", {"contact_id": "C1", "message_id": "m1", "channel": "email"}, club=club_a))
+    ingest(
+        club_a,
+        envelope("member.created", {"member_id": "M1", "first_name": "Ann", "email": "ann@example.com"}, club=club_a),
+    )
+    link = envelope("contact.created", {"contact_id": "C1", "email": "ann@example.com"}, club=club_a)
+    ingest(club_a, link)
+    merge_undo(club=club_a, record_id=MergeRecord.objects.for_club(club_a).get().pk)
+    ingest(club_a, envelope("contact.updated", {"contact_id": "C1", "email": "ann@example.com"}, club=club_a))
+    assert live(club_a).count() == 2
+    assert MergeSuggestion.objects.for_club(club_a).get().status == "rejected"
+    assert any("marked as two people by staff" in warning for warning in warnings(club_a))
