@@ -37,6 +37,7 @@ django.setup()
 
 from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from crm.events.processing import events_process  # noqa: E402
 from crm.events.signatures import signature_header  # noqa: E402
@@ -58,15 +59,8 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("This benchmark measures PostgreSQL: set DATABASE_URL=postgres://… (see README).")
-    # A database of its own, so a test run (test_<name>) and this never trample each other.
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{connection.settings_dict['NAME']}_bench_ingest"
-    scratch = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
+    with scratch_database("ingest", keep=options.keep):
         figures = run(options)
-    finally:
-        connections.close_all()
-        if not options.keep:
-            connection.creation.destroy_test_db(scratch, verbosity=0)
     print_table(figures, options)
     if options.json:
         Path(options.json).write_text(json.dumps(figures, indent=2) + "\n")
@@ -76,7 +70,11 @@ def main() -> None:
 def run(options) -> dict:
     club = Club.objects.create(slug="bench", name="Benchmark Golf Club", default_phone_region="ZA", country="ZA")
     print(f"Generating about {options.events:,} events …", flush=True)
-    story = demo_club_story(club_slug=club.slug, profiles=max(options.events // EVENTS_PER_PERSON, 10), seed=11)
+    people = max(options.events // EVENTS_PER_PERSON, 10)
+    story = demo_club_story(club_slug=club.slug, profiles=people, seed=11)
+    while len(story.events) < options.events:  # small clubs tell fewer events per person
+        people = int(people * 1.25) + 1
+        story = demo_club_story(club_slug=club.slug, profiles=people, seed=11)
     events = story.events[: options.events]
     known = preload_known_people(club, story.people, options.known)
     secrets = {source: demo_signing_secret(club=club, source=source) for source in ("scl", "teetime", "messaging")}
