@@ -59,3 +59,43 @@ def json_default(value):
     if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def bulk_create_by_json(queryset, objs, *, ignore_conflicts: bool = False) -> list:
+    """INSERT every object in one statement from a JSON document; sets pks (unless ignoring conflicts).
+
+    Same contract as Django's `bulk_create` for new objects without a pk: `pre_save` runs (so
+    auto_now_add stamps are set), and rows come back in the order given, so pks are assigned to
+    the right objects (the SELECT is ordered and PostgreSQL returns INSERT rows in that order).
+    """
+    model = queryset.model
+    connection = connections[queryset.db]
+    quote = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = [field for field in model._meta.concrete_fields if field is not pk and not field.generated]
+    rows = []
+    for position, obj in enumerate(objs):
+        row = {"ord_": position}
+        for index, field in enumerate(fields):
+            value = field.pre_save(obj, True)
+            row[f"f{index}"] = value if isinstance(field, JSONField) else field.get_prep_value(value)
+        rows.append(row)
+    record = ", ".join(
+        ["ord_ integer"] + [f"f{index} {field.db_type(connection)}" for index, field in enumerate(fields)]
+    )
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(f"v.f{index}" for index in range(len(fields)))
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {values} "
+        f"FROM jsonb_to_recordset(%s::jsonb) AS v({record}) ORDER BY v.ord_"
+    )
+    sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(rows, default=json_default)])
+        if not ignore_conflicts:
+            for obj, (new_pk,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = new_pk
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = queryset.db
+    return objs

@@ -61,3 +61,30 @@ def test_bulk_update_through_one_club_never_writes_another_clubs_rows(club_a, cl
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert (mine.first_name, theirs.first_name) == ("Alicia", "Bertie")
+
+
+def test_bulk_create_gives_each_object_its_own_row_and_id(club_a):
+    from crm.models import Activity
+
+    profiles = CustomerProfile.objects.bulk_create(
+        [CustomerProfile(club=club_a, first_name=f"P{index}", custom_attributes={"n": index}) for index in range(30)]
+    )
+    for index, profile in enumerate(profiles):
+        stored = CustomerProfile.objects.for_club(club_a).get(pk=profile.pk)
+        assert (stored.first_name, stored.custom_attributes, stored.created_at is not None) == (
+            f"P{index}",
+            {"n": index},
+            True,
+        )
+    first = ActivityFactory(profile=profiles[0])
+    twin = Activity(
+        club=club_a,
+        profile=profiles[0],
+        occurred_at=first.occurred_at,
+        source="scl",
+        type="x",
+        summary="",
+        inbound_event=None,
+    )
+    Activity.objects.bulk_create([twin], ignore_conflicts=True)  # no conflict target here: inserted
+    assert Activity.objects.for_club(club_a).filter(profile=profiles[0]).count() == 2
