@@ -5,10 +5,19 @@ import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from crm.models import Activity, Club, CustomerProfile, LifecycleStage, MembershipStatus, SchedulerHeartbeat
+from crm.models import (
+    Activity,
+    Club,
+    CustomerProfile,
+    IdentifierKind,
+    MembershipStatus,
+    ProfileIdentifier,
+    SchedulerHeartbeat,
+)
 
 
 def clubs_for_user(*, user) -> list[Club]:
@@ -22,28 +31,95 @@ def profile_active_queryset(*, club):
     return CustomerProfile.objects.for_club(club).filter(merged_into__isnull=True, is_erased=False)
 
 
+# The profile list's value for "membership status is blank" (an empty value means "any status").
+STATUS_NONE = "none"
+PROFILE_STATUS_CHOICES = [*MembershipStatus.choices, (STATUS_NONE, "Unknown")]
+
+
 @dataclass(frozen=True)
 class DashboardCounts:
     total: int
-    by_status: list[tuple[str, str, int]]  # (value, label, count)
-    by_lifecycle: list[tuple[str, str, int]]
+    by_status: list[tuple[str, str, int]]  # (filter value for the profile list, label, count)
     new_last_30_days: int
 
 
 def dashboard_counts(*, club) -> DashboardCounts:
-    """All dashboard figures in one aggregate query over the club's profiles."""
+    """All dashboard figures in one aggregate query over the club's profiles.
+
+    No lifecycle figures: stages are computed by engagement scoring, which is not built yet, so
+    every profile still holds the default stage and a chart of it would state nothing true.
+    """
     since = timezone.now() - timezone.timedelta(days=30)
     aggregates = {"total": Count("pk"), "new_30": Count("pk", filter=Q(created_at__gte=since))}
     for status in MembershipStatus:
         aggregates[f"status_{status.value}"] = Count("pk", filter=Q(membership_status=status.value))
-    aggregates["status_"] = Count("pk", filter=Q(membership_status=""))
-    for stage in LifecycleStage:
-        aggregates[f"stage_{stage.value}"] = Count("pk", filter=Q(lifecycle_stage=stage.value))
+    aggregates["status_none"] = Count("pk", filter=Q(membership_status=""))
     row = profile_active_queryset(club=club).aggregate(**aggregates)
     by_status = [(s.value, s.label, row[f"status_{s.value}"]) for s in MembershipStatus]
-    by_status.append(("", "Unknown", row["status_"]))
-    by_lifecycle = [(s.value, s.label, row[f"stage_{s.value}"]) for s in LifecycleStage]
-    return DashboardCounts(row["total"], by_status, by_lifecycle, row["new_30"])
+    by_status.append((STATUS_NONE, dict(PROFILE_STATUS_CHOICES)[STATUS_NONE], row["status_none"]))
+    return DashboardCounts(row["total"], by_status, row["new_30"])
+
+
+# --- Profile list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileFilters:
+    """What the profile list and its CSV export narrow by; built from a query string."""
+
+    search: str = ""
+    status: str = ""  # a MembershipStatus value, STATUS_NONE, or "" for any
+
+    @classmethod
+    def from_query(cls, query) -> "ProfileFilters":
+        status = query.get("status", "").strip()
+        if status not in MembershipStatus.values and status != STATUS_NONE:
+            status = ""  # an unknown value filters nothing rather than listing nobody
+        return cls(search=" ".join(query.get("q", "").split()), status=status)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.search or self.status)
+
+    @property
+    def description(self) -> str:
+        """The active filters in words, e.g. 'search “merwe”, status Lapsed'."""
+        parts = []
+        if self.search:
+            parts.append(f"search “{self.search}”")
+        if self.status:
+            parts.append(f"status {dict(PROFILE_STATUS_CHOICES)[self.status]}")
+        return ", ".join(parts)
+
+    def as_query(self) -> dict[str, str]:
+        """The non-empty filters as query-string parameters (for links and the export)."""
+        return {key: value for key, value in (("q", self.search), ("status", self.status)) if value}
+
+
+def profile_filtered_queryset(*, club, filters: ProfileFilters):
+    """The club's active profiles narrowed by the list filters; the export uses the same rows."""
+    queryset = profile_active_queryset(club=club)
+    if filters.search:
+        queryset = profile_search(queryset, search=filters.search, club=club)
+    if filters.status == STATUS_NONE:
+        queryset = queryset.filter(membership_status="")
+    elif filters.status:
+        queryset = queryset.filter(membership_status=filters.status)
+    return queryset
+
+
+PROFILE_PAGE_SIZE = 50
+
+
+def profile_list_page(*, club, filters: ProfileFilters, page: str | int | None = 1) -> Page:
+    """One page of the profile list by name, with the total: a COUNT and one page query.
+
+    Page numbers (not keyset) because staff jump around an alphabetical list and want
+    "page 3 of 40"; a club has thousands of profiles, not millions, so the OFFSET stays cheap.
+    An out-of-range or garbled page number shows the nearest real page.
+    """
+    queryset = profile_filtered_queryset(club=club, filters=filters).order_by("last_name", "first_name", "pk")
+    return Paginator(queryset, PROFILE_PAGE_SIZE).get_page(page)
 
 
 def scheduler_last_heartbeat() -> datetime | None:
@@ -110,6 +186,36 @@ def profile_timeline(
     return TimelinePage(rows[:limit], next_cursor)
 
 
+def activity_amount_note(activity: Activity, *, currency: str) -> str:
+    """The amount to show beside a timeline line, or "" when it is zero, missing or already in it.
+
+    Payment summaries state their amount themselves; renewals and bookings carry it only here.
+    """
+    if not activity.amount:
+        return ""
+    if f"{activity.amount:,.2f}" in activity.summary:
+        return ""
+    properties = activity.properties if isinstance(activity.properties, dict) else {}
+    return f"{properties.get('currency') or currency} {activity.amount:,.2f}"
+
+
+@dataclass(frozen=True)
+class IdentifierRow:
+    kind: str
+    label: str
+    value: str
+
+
+def profile_identifiers(*, club, profile) -> list[IdentifierRow]:
+    """The profile's identifiers with readable kind labels; custom kinds get theirs from the name."""
+    labels = dict(IdentifierKind.choices)
+    rows = ProfileIdentifier.objects.for_club(club).filter(profile=profile).order_by("kind", "value")
+    return [
+        IdentifierRow(row.kind, labels.get(row.kind) or row.kind.replace("_", " ").capitalize(), row.value)
+        for row in rows
+    ]
+
+
 def profile_activity_types(*, club, profile) -> list[str]:
     return list(
         Activity.objects.for_club(club)
@@ -124,13 +230,16 @@ def profile_search(queryset, *, search: str, club):
     """Staff search: an email, a phone, a member number or a name, each matched the indexed way.
 
     Emails and phones are normalised first and matched exactly (on the profile or any of its
-    identifiers), so "082 123 4567" finds +27821234567. Names match word prefixes.
+    identifiers), so "082 123 4567" finds +27821234567. Names match by word prefix: every word
+    of the query must start a word of the first or last name, so "van der Merwe", "Merwe",
+    "anna van d" and "Smith" (for "Jones-Smith") all find their people. That also covers the
+    whole query starting the surname or the full name. Only prefix patterns (`LIKE 'x%'`,
+    `LIKE '% x%'`), never a regex, and only the club's rows are read (`club` leads every index).
     """
     from crm.errors import CrmError
-    from crm.models import ProfileIdentifier
     from crm.services.identifiers import phone_to_e164
 
-    search = search.strip()
+    search = " ".join(search.split())
     if "@" in search:
         email = search.lower()
         linked = ProfileIdentifier.objects.for_club(club).filter(kind="email", value=email).values("profile_id")
@@ -144,9 +253,20 @@ def profile_search(queryset, *, search: str, club):
             return queryset.filter(conditions)
         linked = ProfileIdentifier.objects.for_club(club).filter(kind="phone", value=phone).values("profile_id")
         return queryset.filter(conditions | Q(primary_phone=phone) | Q(pk__in=linked))
-    conditions = Q(member_number__iexact=search)
-    words = search.split()
-    name_match = Q()
-    for word in words:
-        name_match &= Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
-    return queryset.filter(conditions | name_match) if words else queryset.none()
+    if not search:
+        return queryset.none()
+    every_word = Q()
+    for word in search.split(" "):
+        every_word &= _starts_a_name_word(word)
+    return queryset.filter(Q(member_number__iexact=search) | every_word)
+
+
+# Characters that start a new word inside a name: "van der Merwe", "Jones-Smith".
+NAME_WORD_SEPARATORS = (" ", "-")
+
+
+def _starts_a_name_word(word: str) -> Q:
+    match = Q(first_name__istartswith=word) | Q(last_name__istartswith=word)
+    for separator in NAME_WORD_SEPARATORS:
+        match |= Q(first_name__icontains=separator + word) | Q(last_name__icontains=separator + word)
+    return match

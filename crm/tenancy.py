@@ -6,8 +6,11 @@ was itself loaded inside a club (`profile.activities.all()`). The single escape 
 platform-wide jobs is `.unscoped_across_clubs()`, named to be found by grep and by review.
 """
 
+import zoneinfo
+
 from django.db import connections, models
 from django.http import Http404
+from django.utils import timezone
 
 CLUB_LOOKUPS = frozenset({"club", "club_id", "club__pk", "club__in", "club_id__in", "club__id"})
 
@@ -86,6 +89,18 @@ class ClubScopedQuerySet(models.QuerySet):
         self._require_club()
         return super().delete()
 
+    def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, **options):
+        objs = list(objs)
+        simple = not options and all(obj.pk is None for obj in objs) and not self.model._meta.parents
+        if not objs or not simple or connections[self.db].vendor != "postgresql":
+            return super().bulk_create(objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts, **options)
+        from crm.bulk import bulk_create_by_json
+
+        # One statement per 5,000 rows: the JSON document stays a few MB at most.
+        for start in range(0, len(objs), 5000):
+            bulk_create_by_json(self, objs[start : start + 5000], ignore_conflicts=ignore_conflicts)
+        return objs
+
     def bulk_update(self, objs, fields, batch_size=None):
         self._require_club()
         objs = list(objs)
@@ -130,7 +145,8 @@ SESSION_CLUB_KEY = "fairway_club_id"
 
 
 class CurrentClubMiddleware:
-    """Sets request.club and request.club_role from the session, checked against memberships.
+    """Sets request.club and request.club_role from the session, checked against memberships,
+    and activates the club's time zone so pages show times the way timeline summaries do.
 
     A staff user only ever gets a club they hold a role in; superusers (platform operators)
     may pick any club and act with the owner role.
@@ -141,7 +157,21 @@ class CurrentClubMiddleware:
 
     def __call__(self, request):
         request.club, request.club_role = resolve_current_club(request)
-        return self.get_response(request)
+        timezone.activate(self.club_zone(request.club))
+        try:
+            return self.get_response(request)
+        finally:
+            # Threads serve many requests: the next one must not inherit this club's zone.
+            timezone.deactivate()
+
+    @staticmethod
+    def club_zone(club) -> zoneinfo.ZoneInfo:
+        """The club's IANA zone; UTC when there is no club or its zone is empty or unknown
+        (a bad value in the database must not take every page down)."""
+        try:
+            return zoneinfo.ZoneInfo(getattr(club, "timezone", "") or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
+            return zoneinfo.ZoneInfo("UTC")
 
 
 def resolve_current_club(request):

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -6,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors
 from crm.errors import CrmError
-from crm.models import ActivitySource, Capability, CustomerProfile, MembershipStatus, Note, ProfileIdentifier
+from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
 from crm.permissions import club_page
 from crm.services.audit import client_ip
@@ -32,7 +34,6 @@ def _dashboard_context(request):
     return {
         "counts": counts,
         "status_max": max([c for _, _, c in counts.by_status] + [1]),
-        "lifecycle_max": max([c for _, _, c in counts.by_lifecycle] + [1]),
         "heartbeat_at": heartbeat,
         "heartbeat_age_seconds": (timezone.now() - heartbeat).total_seconds() if heartbeat else None,
     }
@@ -50,36 +51,40 @@ def switch_club(request):
     return redirect(request.POST.get("next") or "dashboard")
 
 
+def _is_fragment_request(request) -> bool:
+    """An htmx swap wants a fragment; htmx restoring history after a cache miss wants the page."""
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
 @club_page()
 def profile_list(request):
-    search = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    queryset = selectors.profile_active_queryset(club=request.club)
-    if search:
-        queryset = selectors.profile_search(queryset, search=search, club=request.club)
-    if status:
-        queryset = queryset.filter(membership_status=status)
-    profiles = list(queryset.order_by("last_name", "first_name", "pk")[:100])
-    template = "crm/_profile_rows.html" if request.headers.get("HX-Request") else "crm/profile_list.html"
-    return render(
-        request,
-        template,
-        {
-            "profiles": profiles,
-            "search": search,
-            "status": status,
-            "status_choices": MembershipStatus.choices,
-            "can_export": role_allows(request.club_role, Capability.EXPORT),
-        },
-    )
+    filters = selectors.ProfileFilters.from_query(request.GET)
+    page = selectors.profile_list_page(club=request.club, filters=filters, page=request.GET.get("page"))
+    filter_query = urlencode(filters.as_query())
+    context = {
+        "page": page,
+        "profiles": page.object_list,
+        "filters": filters,
+        "search": filters.search,
+        "status": filters.status,
+        "filter_query": filter_query,
+        "status_choices": selectors.PROFILE_STATUS_CHOICES,
+        "can_export": role_allows(request.club_role, Capability.EXPORT),
+    }
+    if not _is_fragment_request(request):
+        return render(request, "crm/profile_list.html", context)
+    response = render(request, "crm/_profile_results.html", context)
+    # The address bar follows the live search and paging, without empty parameters.
+    query = urlencode({**filters.as_query(), **({"page": page.number} if page.number > 1 else {})})
+    response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
+    return response
 
 
 @club_page(Capability.EXPORT)
 def profile_export(request):
-    queryset = selectors.profile_active_queryset(club=request.club)
-    search = request.GET.get("q", "").strip()
-    if search:
-        queryset = selectors.profile_search(queryset, search=search, club=request.club)
+    """Exports exactly the rows the list shows for the same query string (all pages)."""
+    filters = selectors.ProfileFilters.from_query(request.GET)
+    queryset = selectors.profile_filtered_queryset(club=request.club, filters=filters)
     lines = profiles_export_csv(club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request))
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
@@ -102,17 +107,29 @@ def profile_detail(request, profile_id):
         )
     except selectors.InvalidCursor as error:
         return HttpResponseBadRequest(str(error))
+    for activity in page.activities:
+        activity.amount_note = selectors.activity_amount_note(activity, currency=request.club.currency)
+    filter_query = urlencode([("source", value) for value in sources] + [("type", value) for value in types])
     context = {
         "profile": profile,
         "timeline": page,
         "sources": sources,
         "types": types,
+        "filter_query": filter_query,
         "source_choices": ActivitySource.choices,
     }
-    if request.headers.get("HX-Request") and request.GET.get("fragment") == "timeline":
-        return render(request, "crm/_timeline.html", context)
+    if _is_fragment_request(request) and request.GET.get("fragment") == "timeline":
+        response = render(request, "crm/_timeline.html", context)
+        if not request.GET.get("cursor"):
+            # A filter change: keep the filters in the address bar so a reload or a shared
+            # link shows the same timeline ("Older activity" pages don't move the address).
+            response["HX-Push-Url"] = request.path + (f"?{filter_query}" if filter_query else "")
+        return response
+    # A long email wraps before its "@", never mid-word (the template sets the halves apart).
+    email_local, at, email_domain = profile.primary_email.partition("@")
     context.update(
-        identifiers=ProfileIdentifier.objects.for_club(request.club).filter(profile=profile).order_by("kind"),
+        email_parts=[email_local, at + email_domain] if at else [email_local],
+        identifiers=selectors.profile_identifiers(club=request.club, profile=profile),
         notes=Note.objects.for_club(request.club).filter(profile=profile).select_related("author"),
         tags=profile.tags.order_by("name"),
         type_choices=selectors.profile_activity_types(club=request.club, profile=profile),

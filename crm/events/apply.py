@@ -84,10 +84,15 @@ def member_created(applying: Applying) -> str:
     return f"Joined as {tier + ' ' if tier else ''}member" + (f" ({status})" if status else "")
 
 
+def _changed_fields(applying: Applying, own_id: str) -> str:
+    """The fields an update carried, in words: ": first name, renewal on"."""
+    changed = sorted(name.replace("_", " ") for name in applying.data if name != own_id)
+    return f": {', '.join(changed)}" if changed else ""
+
+
 def member_updated(applying: Applying) -> str:
     _offer(applying, _member_values(applying))
-    changed = sorted(name for name in applying.data if name != "member_id")
-    return "Member details updated" + (f": {', '.join(changed)}" if changed else "")
+    return "Member details updated" + _changed_fields(applying, "member_id")
 
 
 def membership_renewed(applying: Applying) -> tuple[str, Decimal | None]:
@@ -159,8 +164,7 @@ def player_created(applying: Applying) -> str:
 
 def player_updated(applying: Applying) -> str:
     _offer(applying, _player_values(applying))
-    changed = sorted(name for name in applying.data if name != "player_id")
-    return "Golfer details updated" + (f": {', '.join(changed)}" if changed else "")
+    return "Golfer details updated" + _changed_fields(applying, "player_id")
 
 
 def _booking_when(applying: Applying) -> str:
@@ -170,12 +174,14 @@ def _booking_when(applying: Applying) -> str:
 
 def booking_created(applying: Applying) -> tuple[str, Decimal | None]:
     data = applying.data
+    players = data.get("players")
     details = [
-        part for part in (data.get("course"), f"{data['players']} players" if data.get("players") else None) if part
+        part
+        for part in (data.get("course"), f"{players} player{'s' if players != 1 else ''}" if players else None)
+        if part
     ]
-    return f"Booked a tee time{_booking_when(applying)}" + (f" ({', '.join(details)})" if details else ""), data.get(
-        "amount"
-    )
+    summary = f"Booked a tee time{_booking_when(applying)}" + (f" ({', '.join(details)})" if details else "")
+    return summary, data.get("amount")
 
 
 def booking_cancelled(applying: Applying) -> str:
@@ -227,8 +233,7 @@ def contact_created(applying: Applying) -> str:
 
 def contact_updated(applying: Applying) -> str:
     _offer(applying, person_values(applying))
-    changed = sorted(name for name in applying.data if name != "contact_id")
-    return "Messaging contact updated" + (f": {', '.join(changed)}" if changed else "")
+    return "Messaging contact updated" + _changed_fields(applying, "contact_id")
 
 
 def consent_updated(applying: Applying) -> str:
@@ -237,17 +242,33 @@ def consent_updated(applying: Applying) -> str:
         if channel in channels:
             applying.draft.offer(f"{channel}_opt_in", channels[channel], source="messaging", at=applying.at)
     applying.draft.keep_latest("consent_updated_at", applying.at)
-    return "Consent: " + ", ".join(f"{channel} {'on' if channels[channel] else 'off'}" for channel in sorted(channels))
+    return "Consent: " + ", ".join(
+        f"{CHANNEL_LISTS[channel]} {'on' if channels[channel] else 'off'}" for channel in sorted(channels)
+    )
 
 
+# One message on a channel, at the start of a line ("Email 'Spring Open' opened").
 CHANNEL_NAMES = {"email": "Email", "sms": "SMS", "push": "Push notification", "whatsapp": "WhatsApp message"}
+# One message mid-sentence ("Reported an SMS as spam") and the channel as a list one is on.
+CHANNEL_ONE = {"email": "an email", "sms": "an SMS", "push": "a push notification", "whatsapp": "a WhatsApp message"}
+CHANNEL_THE = {
+    "email": "the email",
+    "sms": "the SMS",
+    "push": "the push notification",
+    "whatsapp": "the WhatsApp message",
+}
+CHANNEL_LISTS = {"email": "email", "sms": "SMS", "push": "push notifications", "whatsapp": "WhatsApp messages"}
 
 
-def _message(verb: str, opt_out: bool = False) -> Callable[[Applying], str]:
+def _message(
+    verb: str, opt_out: bool = False, sentence: Callable[[dict], str] | None = None
+) -> Callable[[Applying], str]:
     def handler(applying: Applying) -> str:
         data = applying.data
         if opt_out:
             applying.draft.offer(f"{data['channel']}_opt_in", False, source="messaging", at=applying.at)
+        if sentence:
+            return sentence(data)
         subject = f" '{data['subject']}'" if data.get("subject") else ""
         extra = ""
         if data.get("url"):
@@ -257,6 +278,17 @@ def _message(verb: str, opt_out: bool = False) -> Callable[[Applying], str]:
         return f"{CHANNEL_NAMES[data['channel']]}{subject} {verb}{extra}"
 
     return handler
+
+
+def _unsubscribed(data: dict) -> str:
+    after = f" (from '{data['subject']}')" if data.get("subject") else ""
+    return f"Unsubscribed from {CHANNEL_LISTS[data['channel']]}{after}"
+
+
+def _complained(data: dict) -> str:
+    channel = data["channel"]
+    message = f"{CHANNEL_THE[channel]} '{data['subject']}'" if data.get("subject") else CHANNEL_ONE[channel]
+    return f"Reported {message} as spam; {CHANNEL_LISTS[channel]} turned off"
 
 
 PERSON_HANDLERS: dict[str, Callable[[Applying], str | tuple[str, Decimal | None]]] = {
@@ -285,8 +317,8 @@ PERSON_HANDLERS: dict[str, Callable[[Applying], str | tuple[str, Decimal | None]
     "message.opened": _message("opened"),
     "message.clicked": _message("clicked"),
     "message.bounced": _message("bounced"),
-    "message.unsubscribed": _message("unsubscribed from", opt_out=True),
-    "message.complained": _message("reported as spam", opt_out=True),
+    "message.unsubscribed": _message("unsubscribed", opt_out=True, sentence=_unsubscribed),
+    "message.complained": _message("complained", opt_out=True, sentence=_complained),
 }
 
 

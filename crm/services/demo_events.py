@@ -354,22 +354,25 @@ def _golf(rng: random.Random, story: DemoStory, person: DemoPerson, *, start: da
     if person.kind == "visitor":
         rounds = rng.randint(1, 3)
     for number in range(rounds):
-        tee_time = end - timedelta(days=rng.uniform(0, max(days, 1)), hours=rng.randint(0, 8))
-        tee_time = tee_time.replace(minute=rng.choice((0, 10, 20, 30, 40, 50)), second=0, microsecond=0)
-        booked_at = tee_time - timedelta(days=rng.randint(1, 10))
+        # Tee times between 06:00 and 15:50 club time (UTC+2), on the ten-minute interval.
+        day = (end - timedelta(days=rng.uniform(0, max(days, 1)))).date()
+        tee_time = datetime.combine(day, time(rng.randint(4, 13), rng.choice((0, 10, 20, 30, 40, 50))), tzinfo=UTC)
+        booked_at = tee_time - timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 10))
         booking_id = f"B-{person.index}-{number}"
+        course = COURSES[0] if rng.random() < 0.75 else COURSES[1]
+        holes = 18 if course == COURSES[0] else 9
         base = {"player_id": person.player_id, "booking_id": booking_id}
+        timed = {**base, "tee_time": tee_time.isoformat()}
         story.add(
             f"bk{person.index}-{number}",
             "teetime",
             "booking.created",
             booked_at,
             {
-                **base,
-                "tee_time": tee_time.isoformat(),
-                "course": rng.choice(COURSES),
+                **timed,
+                "course": course,
                 "players": rng.randint(1, 4),
-                "holes": 18,
+                "holes": holes,
                 "amount": "0" if person.member_id and person.kind != "prospect" else "650",
             },
         )
@@ -378,30 +381,30 @@ def _golf(rng: random.Random, story: DemoStory, person: DemoPerson, *, start: da
         roll = rng.random()
         if roll < 0.06:
             story.add(
-                f"bk{person.index}-{number}-x", "teetime", "booking.cancelled", booked_at + timedelta(hours=6), base
+                f"bk{person.index}-{number}-x", "teetime", "booking.cancelled", booked_at + timedelta(hours=6), timed
             )
             continue
         if roll < 0.09:
             story.add(
-                f"bk{person.index}-{number}-ns", "teetime", "booking.no_show", tee_time + timedelta(hours=1), base
+                f"bk{person.index}-{number}-ns", "teetime", "booking.no_show", tee_time + timedelta(hours=1), timed
             )
             continue
         story.add(
-            f"bk{person.index}-{number}-in", "teetime", "booking.checked_in", tee_time - timedelta(minutes=15), base
+            f"bk{person.index}-{number}-in", "teetime", "booking.checked_in", tee_time - timedelta(minutes=15), timed
         )
-        gross = rng.randint(72, 108)
+        gross = rng.randint(72, 108) if holes == 18 else rng.randint(36, 54)
         story.add(
             f"rd{person.index}-{number}",
             "teetime",
             "round.completed",
-            tee_time + timedelta(hours=4, minutes=rng.randint(0, 50)),
+            tee_time + timedelta(hours=holes // 4 - 0.5, minutes=rng.randint(0, 50)),
             {
                 "player_id": person.player_id,
                 "round_id": f"R-{person.index}-{number}",
-                "course": COURSES[0],
-                "holes": 18,
+                "course": course,
+                "holes": holes,
                 "gross_score": gross,
-                "stableford_points": max(16, 36 - (gross - 84) // 2 + rng.randint(-3, 3)),
+                "stableford_points": max(8, (36 - (gross - 84) // 2) * holes // 18 + rng.randint(-3, 3)),
             },
         )
 
