@@ -18,6 +18,8 @@ from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
 from crm.models import (
     Activity,
     ActivitySource,
+    ApiKey,
+    ApiScope,
     AuditLog,
     Capability,
     Club,
@@ -38,6 +40,7 @@ from crm.models import (
     User,
 )
 from crm.models.clubs import role_allows
+from crm.services.api_keys import api_key_create, api_key_revoke
 from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
 from crm.services.merges import live_profile_id, merge_undo, profiles_merge
@@ -771,6 +774,74 @@ class SigningSecretAddForm(forms.ModelForm):
     class Meta:
         model = EventSigningSecret
         fields = ("source", "label")
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "scopes", "expires_at")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ClubScopedAdmin):
+    """Keys integrations call the API with. The full key is shown once, at creation."""
+
+    view_capability = Capability.MANAGE_CLUB
+    edit_capability = Capability.MANAGE_CLUB
+    list_display = ("name", "prefix", "scope_list", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name", "=prefix")
+    actions = ("revoke_selected",)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "scopes", "expires_at")
+        return ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at")
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the audit trail keeps naming the key
+
+    @admin.display(description="Scopes")
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, value = api_key_create(
+            club=request.club,
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=request.user,
+        )
+        obj.pk, obj.club, obj.prefix, obj.hashed_key, obj.scopes = (
+            key.pk,
+            key.club,
+            key.prefix,
+            key.hashed_key,
+            key.scopes,
+        )
+        obj._state.adding = False
+        self.message_user(request, f"Copy this API key now; it will not be shown again: {value}", messages.WARNING)
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_selected(self, request, queryset):
+        keys = list(queryset.filter(revoked_at__isnull=True))
+        for key in keys:
+            api_key_revoke(club=request.club, key=key, actor=request.user)
+        self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
 
 
 @admin.register(EventSigningSecret)

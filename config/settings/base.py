@@ -171,6 +171,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
+# Requests per key and per club (all keys and staff together); 429 with Retry-After beyond.
+API_THROTTLE_RATES = {
+    "key": env("API_RATE_PER_KEY", default="600/min"),
+    "club": env("API_RATE_PER_CLUB", default="3000/min"),
+}
 # Inbound event pushes: 1,000 events of a few hundred bytes each fit comfortably.
 EVENTS_MAX_BODY_BYTES = env.int("EVENTS_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES + 1024 * 1024

@@ -26,7 +26,10 @@ def api_exception_handler(exc, context):
     response = exception_handler(exc, context)
     if response is None:
         return None
-    code = getattr(exc, "default_code", "error")
+    # Django's Http404 / PermissionDenied carry no DRF code; name them like DRF's own.
+    code = getattr(exc, "default_code", None) or {404: "not_found", 403: "permission_denied"}.get(
+        response.status_code, "error"
+    )
     detail = response.data
     message = detail.get("detail", "The request is not valid.") if isinstance(detail, dict) else str(detail)
     details = {} if isinstance(detail, dict) and set(detail) == {"detail"} else {"fields": detail}

@@ -1,4 +1,5 @@
 from crm.models.activity import Activity, ActivitySource
+from crm.models.api import ApiKey, ApiScope
 from crm.models.audit import AuditAction, AuditLog
 from crm.models.clubs import Capability, Club, ClubMembership, Role, User
 from crm.models.events import EventSigningSecret, InboundEvent, InboundEventStatus, Tournament, TournamentStatus
@@ -19,6 +20,8 @@ from crm.models.system import SchedulerHeartbeat
 __all__ = [
     "Activity",
     "ActivitySource",
+    "ApiKey",
+    "ApiScope",
     "AuditAction",
     "AuditLog",
     "Capability",

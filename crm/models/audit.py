@@ -27,6 +27,8 @@ class AuditAction(models.TextChoices):
     PROFILE_UNMERGE = "profile.unmerge", "Unmerged profiles"
     SUGGESTION_REJECT = "suggestion.reject", "Rejected a merge suggestion"
     IMPORT = "data.import", "Imported profiles"
+    API_KEY_CREATE = "api_key.create", "Created an API key"
+    API_KEY_REVOKE = "api_key.revoke", "Revoked an API key"
 
 
 class AuditLog(models.Model):

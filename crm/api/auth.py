@@ -1,0 +1,113 @@
+"""Who is calling the API, for which club, with which scopes, and how often (SPEC 14, 15).
+
+Two ways in: a club's API key (`Authorization: Api-Key fw_…`) or a staff session (the
+marketer pages' login, with CSRF on writes). Either way the request gets exactly one club: the
+key's, or the staff member's current club; every view reads `request.club` and nothing else.
+Scopes name what a key may do; a staff session has the scopes its role's capabilities allow.
+"""
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from crm.models import ApiScope, Capability
+from crm.models.clubs import role_allows
+from crm.services.api_keys import api_key_authenticate
+
+SCOPE_CAPABILITY = {
+    ApiScope.PROFILES_READ: Capability.VIEW,
+    ApiScope.PROFILES_WRITE: Capability.EDIT_PROFILES,
+    ApiScope.MERGES_WRITE: Capability.EDIT_PROFILES,
+    ApiScope.EVENTS_INGEST: Capability.MANAGE_CLUB,
+}
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        header = request.headers.get("Authorization", "")
+        if not header.startswith(f"{self.keyword} "):
+            return None
+        key = api_key_authenticate(header[len(self.keyword) + 1 :])
+        if key is None:
+            raise AuthenticationFailed("This API key is not valid, was revoked or has expired.")
+        request._request.club, request._request.club_role = key.club, None
+        return (None, key)
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class ClubSessionAuthentication(SessionAuthentication):
+    """A signed-in staff member acting in their current club (CSRF enforced on writes)."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None or getattr(request._request, "club", None) is None:
+            return None
+        return result
+
+
+def request_scopes(request) -> set[str]:
+    if request.auth is not None and hasattr(request.auth, "scopes"):
+        return set(request.auth.scopes)
+    role = getattr(request._request, "club_role", None)
+    return {scope for scope, capability in SCOPE_CAPABILITY.items() if role_allows(role, capability)}
+
+
+class HasScope(BasePermission):
+    """Reads need the view's `read_scope`, writes its `write_scope`."""
+
+    def has_permission(self, request, view):
+        if request.auth is None and not (request.user and request.user.is_authenticated):
+            raise NotAuthenticated("Send an API key (Authorization: Api-Key …) or sign in.")
+        if getattr(request._request, "club", None) is None:
+            return False
+        needed = view.read_scope if request.method in SAFE_METHODS else view.write_scope
+        if needed in request_scopes(request):
+            return True
+        self.message = f"This needs the '{needed}' scope."
+        return False
+
+
+class _Throttle(SimpleRateThrottle):
+    def get_rate(self):
+        return settings.API_THROTTLE_RATES[self.scope]
+
+
+class ApiKeyThrottle(_Throttle):
+    """Per key: one integration's loop can't starve the club's other integrations."""
+
+    scope = "key"
+
+    def get_cache_key(self, request, view):
+        key = request.auth if request.auth is not None and hasattr(request.auth, "prefix") else None
+        return f"throttle:key:{key.prefix}" if key else None
+
+
+class ClubThrottle(_Throttle):
+    """Per club, keys and staff together: one club can't starve the others."""
+
+    scope = "club"
+
+    def get_cache_key(self, request, view):
+        club = getattr(request._request, "club", None)
+        return f"throttle:club:{club.pk}" if club else None
+
+
+class ClubApiView(APIView):
+    """Base of every club API view: one club per request, scopes, throttles."""
+
+    authentication_classes = [ApiKeyAuthentication, ClubSessionAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ApiKeyThrottle, ClubThrottle]
+    read_scope = ApiScope.PROFILES_READ
+    write_scope = ApiScope.PROFILES_WRITE
+
+    @property
+    def club(self):
+        return self.request._request.club

@@ -1,0 +1,226 @@
+"""Profiles over REST: list/search, the 360 read, staff-field updates, the timeline (SPEC 14)."""
+
+from django.db.models import Prefetch
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from crm.api.auth import ClubApiView, request_scopes
+from crm.api.errors import ApiError
+from crm.errors import CrmError
+from crm.models import Activity, CustomerProfile, ProfileIdentifier, Tag
+from crm.selectors import InvalidCursor, ProfileFilters, profile_filtered_queryset, profile_timeline
+from crm.services.profiles import STAFF_EDITABLE_FIELDS, profile_clean_contact, profile_save_by_staff
+from crm.tenancy import get_object_in_club_or_404
+
+PROFILE_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "primary_email",
+    "primary_phone",
+    "date_of_birth",
+    "gender",
+    "address_line",
+    "city",
+    "postcode",
+    "country",
+    "locale",
+    "timezone",
+    "member_number",
+    "membership_status",
+    "membership_tier",
+    "membership_joined_on",
+    "membership_renewal_on",
+    "membership_lapsed_on",
+    "handicap_index",
+    "home_course",
+    "rounds_played",
+    "last_round_at",
+    "email_opt_in",
+    "sms_opt_in",
+    "push_opt_in",
+    "whatsapp_opt_in",
+    "lifecycle_stage",
+    "engagement_score",
+    "churn_risk",
+    "custom_attributes",
+    "created_at",
+    "updated_at",
+)
+
+
+class IdentifierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProfileIdentifier
+        fields = ("kind", "value", "source", "first_seen_at", "last_seen_at")
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CustomerProfile
+        fields = (*PROFILE_FIELDS, "tags")
+        read_only_fields = fields
+
+    def get_tags(self, profile) -> list[str]:
+        return [tag.name for tag in profile.tags.all()]  # prefetched
+
+
+class ProfileDetailSerializer(ProfileSerializer):
+    identifiers = IdentifierSerializer(many=True, read_only=True)
+
+    class Meta(ProfileSerializer.Meta):
+        fields = (*ProfileSerializer.Meta.fields, "identifiers")
+        read_only_fields = fields
+
+
+class ProfileUpdateSerializer(serializers.ModelSerializer):
+    """Only the fields staff may edit; membership, golf and consent belong to their systems."""
+
+    class Meta:
+        model = CustomerProfile
+        fields = STAFF_EDITABLE_FIELDS
+        extra_kwargs = {name: {"required": False} for name in STAFF_EDITABLE_FIELDS}
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Activity
+        fields = ("id", "occurred_at", "source", "type", "summary", "amount", "properties")
+
+
+def _profiles(club):
+    return profile_filtered_queryset(club=club, filters=ProfileFilters()).prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.for_club(club).only("id", "name"))
+    )
+
+
+class ProfileCursorPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-updated_at", "-id")
+
+
+ORDERINGS = {"-updated_at": ("-updated_at", "-id"), "last_name": ("last_name", "first_name", "id")}
+
+
+class ProfileListView(ClubApiView):
+    """GET /api/v1/profiles?q=&status=&tier=&tag=&updated_since=&ordering=&cursor="""
+
+    def get(self, request):
+        filters = ProfileFilters.from_query(request.query_params)
+        queryset = profile_filtered_queryset(club=self.club, filters=filters).prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.for_club(self.club).only("id", "name"))
+        )
+        if tier := request.query_params.get("tier"):
+            queryset = queryset.filter(membership_tier=tier)
+        if tag := request.query_params.get("tag"):
+            queryset = queryset.filter(tags__name=tag)
+        if since := request.query_params.get("updated_since"):
+            parsed = serializers.DateTimeField().to_internal_value(since)
+            queryset = queryset.filter(updated_at__gte=parsed)
+        ordering = request.query_params.get("ordering", "-updated_at")
+        if ordering not in ORDERINGS:
+            raise ApiError(
+                status_code=400,
+                code="invalid_ordering",
+                message=f"ordering must be one of {', '.join(ORDERINGS)}.",
+                details={"ordering": ordering},
+            )
+        paginator = ProfileCursorPagination()
+        paginator.ordering = ORDERINGS[ordering]
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(ProfileSerializer(page, many=True).data)
+
+
+class ProfileDetailView(ClubApiView):
+    """GET / PATCH /api/v1/profiles/{id}: the 360 read and staff-field edits."""
+
+    def _profile(self, profile_id):
+        return get_object_in_club_or_404(
+            _profiles(self.club).prefetch_related(
+                Prefetch(
+                    "identifiers", queryset=ProfileIdentifier.objects.for_club(self.club).order_by("kind", "value")
+                )
+            ),
+            self.club,
+            pk=profile_id,
+        )
+
+    def get(self, request, profile_id: int):
+        return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
+
+    def patch(self, request, profile_id: int):
+        profile = self._profile(profile_id)
+        unknown = sorted(set(request.data) - set(STAFF_EDITABLE_FIELDS)) if isinstance(request.data, dict) else []
+        if unknown:
+            raise ApiError(
+                status_code=400,
+                code="read_only_fields",
+                message="Only staff-editable fields can be changed here.",
+                details={"fields": {name: ["This field is read-only."] for name in unknown}},
+            )
+        serializer = ProfileUpdateSerializer(profile, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        try:
+            values.update(
+                profile_clean_contact(
+                    club=self.club,
+                    **{name: values[name] for name in ("primary_email", "primary_phone") if name in values},
+                )
+            )
+        except CrmError as error:
+            raise ApiError(
+                status_code=400, code=str(error.code), message=error.message, details=error.details
+            ) from error
+        for name, value in values.items():
+            setattr(profile, name, value)
+        actor = request.user if request.user and request.user.is_authenticated else None
+        profile_save_by_staff(club=self.club, profile=profile, changed_fields=list(values), actor=actor)
+        return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
+
+
+class ProfileTimelineView(ClubApiView):
+    """GET /api/v1/profiles/{id}/timeline?cursor=&source=&type=&since=&until=&limit="""
+
+    def get(self, request, profile_id: int):
+        profile = get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club), self.club, pk=profile_id)
+        params = request.query_params
+        try:
+            limit = min(max(int(params.get("limit", 50)), 1), 200)
+            since = serializers.DateTimeField().to_internal_value(params["since"]) if params.get("since") else None
+            until = serializers.DateTimeField().to_internal_value(params["until"]) if params.get("until") else None
+            page = profile_timeline(
+                club=self.club,
+                profile=profile,
+                cursor=params.get("cursor") or None,
+                limit=limit,
+                sources=params.getlist("source") or None,
+                types=params.getlist("type") or None,
+                since=since,
+                until=until,
+            )
+        except (InvalidCursor, ValueError) as error:
+            raise ApiError(status_code=400, code="invalid_parameter", message=str(error)) from error
+        return Response(
+            {"next_cursor": page.next_cursor, "results": ActivitySerializer(page.activities, many=True).data}
+        )
+
+
+class MeView(ClubApiView):
+    """GET /api/v1/me: which club and scopes this caller has."""
+
+    def get(self, request):
+        key = request.auth if hasattr(request.auth, "prefix") else None
+        return Response(
+            {
+                "club": {"slug": self.club.slug, "name": self.club.name, "timezone": self.club.timezone},
+                "auth": "api_key" if key else "session",
+                "key": {"name": key.name, "prefix": key.prefix, "expires_at": key.expires_at} if key else None,
+                "scopes": sorted(request_scopes(request)),
+            }
+        )

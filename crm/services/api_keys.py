@@ -1,0 +1,69 @@
+"""Creating, revoking and checking API keys. Keys look like `fw_<prefix>_<secret>`."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from crm.errors import CrmError, CrmErrorCode
+from crm.models import ApiKey, ApiScope, AuditAction
+from crm.services.audit import audit_record
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # don't write a row on every request
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(*, club, name: str, scopes, actor, expires_at=None) -> tuple[ApiKey, str]:
+    """A new key; the full value is returned once and never stored."""
+    unknown = set(scopes) - set(ApiScope.values)
+    if unknown or not scopes:
+        raise CrmError(
+            CrmErrorCode.NOT_PERMITTED,
+            f"Choose scopes from {', '.join(ApiScope.values)}"
+            + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""),
+        )
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(
+        club=club,
+        name=name,
+        prefix=prefix,
+        hashed_key=_digest(secret),
+        scopes=sorted(set(scopes)),
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    audit_record(club=club, actor=actor, action=AuditAction.API_KEY_CREATE, target=key, summary=f"API key {key}")
+    return key, f"fw_{prefix}_{secret}"
+
+
+def api_key_revoke(*, club, key: ApiKey, actor) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(club=club, actor=actor, action=AuditAction.API_KEY_REVOKE, target=key, summary=f"API key {key}")
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The live key this value belongs to, or None (unknown, wrong secret, revoked, expired)."""
+    parts = (raw or "").strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != "fw":
+        return None
+    _, prefix, secret = parts
+    key = (
+        ApiKey.objects.unscoped_across_clubs().select_related("club").filter(prefix=prefix).first()
+    )  # the key names its club
+    if key is None or not hmac.compare_digest(key.hashed_key, _digest(secret)):
+        return None
+    now = timezone.now()
+    if key.revoked_at or (key.expires_at and key.expires_at <= now):
+        return None
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.for_club(key.club).filter(pk=key.pk).update(last_used_at=now)
+    return key

@@ -1,0 +1,186 @@
+"""REST profiles: API keys and sessions, scopes, club isolation, errors, paging, throttling."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from crm.models import ApiKey, AuditLog, CustomerProfile, Role
+from crm.services.api_keys import api_key_create, api_key_revoke
+from tests.conftest import staff_in
+from tests.factories import ActivityFactory, ProfileFactory
+
+
+def key_for(club, *scopes, **options) -> str:
+    _, value = api_key_create(club=club, name="test", scopes=scopes or ["profiles:read"], actor=None, **options)
+    return value
+
+
+def api(value: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Api-Key {value}")
+
+
+def test_a_key_reads_its_clubs_profiles(club_a, profile_a):
+    response = api(key_for(club_a)).get("/api/v1/profiles")
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [profile_a.pk]
+    detail = api(key_for(club_a)).get(f"/api/v1/profiles/{profile_a.pk}").json()
+    assert detail["primary_email"] == "alice@alpha.test" and "identifiers" in detail
+
+
+def test_another_clubs_key_sees_nothing_and_changes_nothing(club_a, club_b, profile_a):
+    other = api(key_for(club_b, "profiles:read", "profiles:write"))
+    assert other.get("/api/v1/profiles").json()["results"] == []
+    for url in (f"/api/v1/profiles/{profile_a.pk}", f"/api/v1/profiles/{profile_a.pk}/timeline"):
+        response = other.get(url)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    response = other.patch(
+        f"/api/v1/profiles/{profile_a.pk}", {"first_name": "Mallory"}, content_type="application/json"
+    )
+    assert response.status_code == 404
+    profile_a.refresh_from_db()
+    assert profile_a.first_name == "Alice"
+
+
+def test_missing_wrong_revoked_and_expired_keys_are_refused(club_a, profile_a):
+    assert Client().get("/api/v1/profiles").status_code in (401, 403)
+    assert api("fw_nope_nope").get("/api/v1/profiles").status_code == 401
+    value = key_for(club_a)
+    key = ApiKey.objects.for_club(club_a).get()
+    api_key_revoke(club=club_a, key=key, actor=None)
+    assert api(value).get("/api/v1/profiles").status_code == 401
+    expired = key_for(club_a, expires_at=timezone.now() - timedelta(minutes=1))
+    response = api(expired).get("/api/v1/profiles")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Api-Key"
+
+
+def test_a_read_only_key_cannot_write(club_a, profile_a):
+    response = api(key_for(club_a, "profiles:read")).patch(
+        f"/api/v1/profiles/{profile_a.pk}", {"first_name": "Al"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert "profiles:write" in response.json()["error"]["message"]
+    profile_a.refresh_from_db()
+    assert profile_a.first_name == "Alice"
+
+
+def test_a_write_key_edits_staff_fields_with_survivorship_and_audit(club_a, profile_a):
+    response = api(key_for(club_a, "profiles:read", "profiles:write")).patch(
+        f"/api/v1/profiles/{profile_a.pk}",
+        {"first_name": "Alicia", "primary_phone": "082 555 0101"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["primary_phone"] == "+27825550101"
+    profile_a.refresh_from_db()
+    assert profile_a.field_sources["first_name"]["source"] == "staff"
+    assert AuditLog.objects.for_club(club_a).filter(action="profile.update").exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"membership_status": "active"}, "membership_status"),  # belongs to SCL
+        ({"primary_email": "not an email"}, None),
+        ({"date_of_birth": "yesterday"}, "date_of_birth"),
+    ],
+)
+def test_invalid_edits_get_one_error_shape_and_change_nothing(club_a, profile_a, payload, field):
+    response = api(key_for(club_a, "profiles:read", "profiles:write")).patch(
+        f"/api/v1/profiles/{profile_a.pk}", payload, content_type="application/json"
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert set(error) == {"code", "message", "details"}
+    if field:
+        assert field in error["details"]["fields"]
+    before = profile_a.updated_at
+    profile_a.refresh_from_db()
+    assert profile_a.updated_at == before
+
+
+def test_staff_sessions_use_their_role_and_csrf(client, club_a, profile_a):
+    viewer = staff_in(club_a, Role.VIEWER)
+    client.force_login(viewer)
+    assert client.get("/api/v1/me").json()["scopes"] == ["profiles:read"]
+    assert (
+        client.patch(
+            f"/api/v1/profiles/{profile_a.pk}", {"first_name": "X"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
+    checked = Client(enforce_csrf_checks=True)
+    checked.force_login(staff_in(club_a, Role.MARKETER))
+    response = checked.patch(f"/api/v1/profiles/{profile_a.pk}", {"first_name": "X"}, content_type="application/json")
+    assert response.status_code == 403 and "CSRF" in response.json()["error"]["message"]
+
+
+def test_cursor_pages_cover_every_profile_once(club_a):
+    ProfileFactory.create_batch(23, club=club_a)
+    client, seen, url = api(key_for(club_a)), [], "/api/v1/profiles?page_size=10&ordering=last_name"
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert len(seen) == len(set(seen)) == 23
+
+
+def test_unknown_ordering_is_a_clear_error(club_a):
+    response = api(key_for(club_a)).get("/api/v1/profiles?ordering=password")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_ordering"
+
+
+def test_timeline_pages_newest_first_and_filters(club_a, profile_a):
+    ActivityFactory.create_batch(5, profile=profile_a, source="teetime")
+    ActivityFactory.create_batch(2, profile=profile_a, source="scl", type="payment.received")
+    client = api(key_for(club_a))
+    first = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline?limit=4").json()
+    second = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline?limit=4&cursor={first['next_cursor']}").json()
+    assert len(first["results"]) == 4 and len(second["results"]) == 3 and second["next_cursor"] is None
+    scl = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline?source=scl").json()["results"]
+    assert {row["type"] for row in scl} == {"payment.received"}
+    bad = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline?cursor=garbage")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_list_reads_take_a_fixed_number_of_queries(club_a, django_assert_max_num_queries):
+    ProfileFactory.create_batch(30, club=club_a)
+    client = api(key_for(club_a))
+    with django_assert_max_num_queries(6):  # key, last-used update, page, tags prefetch (+ savepoints)
+        assert len(client.get("/api/v1/profiles").json()["results"]) == 30
+
+
+@override_settings(API_THROTTLE_RATES={"key": "3/min", "club": "1000/min"})
+def test_a_key_over_its_rate_gets_429_with_retry_after(club_a):
+    from django.core.cache import cache
+
+    cache.clear()
+    client = api(key_for(club_a))
+    statuses = [client.get("/api/v1/me").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.get("/api/v1/me")
+    assert int(response["Retry-After"]) > 0 and response.json()["error"]["code"] == "throttled"
+    assert CustomerProfile.objects.for_club(club_a).count() == 0
+
+
+def test_keys_are_made_and_revoked_in_the_admin_shown_once_and_stored_hashed(client_for, club_a, club_b, profile_a):
+    import re
+
+    admin_client = client_for(club_a, Role.ADMIN)
+    response = admin_client.post(
+        "/admin/crm/apikey/add/", {"name": "Club app", "scopes": ["profiles:read"]}, follow=True
+    )
+    value = re.search(r"will not be shown again: (fw_[A-Za-z0-9_-]+)", response.content.decode()).group(1)
+    key = ApiKey.objects.for_club(club_a).get()
+    assert value.split("_")[2] not in key.hashed_key and key.prefix in value
+    assert value not in admin_client.get(f"/admin/crm/apikey/{key.pk}/change/").content.decode()
+    assert api(value).get(f"/api/v1/profiles/{profile_a.pk}").status_code == 200
+    # Another club's admin can't revoke it; this club's can.
+    other = Client()
+    other.force_login(staff_in(club_b, Role.ADMIN))
+    other.post("/admin/crm/apikey/", {"action": "revoke_selected", "_selected_action": [key.pk]})
+    assert api(value).get("/api/v1/me").status_code == 200
+    admin_client.post("/admin/crm/apikey/", {"action": "revoke_selected", "_selected_action": [key.pk]})
+    assert api(value).get("/api/v1/me").status_code == 401
