@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from crm.views import healthz
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("crm.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_swagger"),
+    path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
     path("healthz", healthz, name="healthz"),
     path("", include("crm.urls")),
 ]

@@ -5,3 +5,6 @@ class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "Customers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from crm.api import schema  # noqa: F401 (registers the OpenAPI auth extensions)

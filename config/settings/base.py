@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_celery_beat",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crm",
     "marketing",
     "social",
@@ -169,7 +171,22 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "crm.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fairway CRM API",
+    "DESCRIPTION": (
+        "One profile per golf-club customer, joined from SCL, TeeTime and Messaging. Authenticate with a "
+        "club API key (`Authorization: Api-Key fw_…`, created in the admin) or a staff session. Every "
+        'error has the body `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from static/, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 # Requests per key and per club (all keys and staff together); 429 with Retry-After beyond.
 API_THROTTLE_RATES = {

@@ -3,12 +3,14 @@
 import json
 
 from django.conf import settings
-from rest_framework import status
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.errors import error_response
+from crm.api.schema import errors
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
 from crm.models import Club
@@ -25,6 +27,60 @@ class EventIngestView(APIView):
     permission_classes = [AllowAny]
     parser_classes: list = []
 
+    @extend_schema(
+        operation_id="events_ingest",
+        summary="Push one event or a batch of up to 1,000 (SCL, TeeTime, Messaging)",
+        description="The event catalog (types and their `data`) is in docs/events.md. Signed per club and source.",
+        auth=[],
+        parameters=[
+            OpenApiParameter(
+                "X-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description='`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, within 5 minutes.',
+            )
+        ],
+        request=inline_serializer(
+            "EventEnvelope",
+            {
+                "id": serializers.CharField(),
+                "source": serializers.ChoiceField(choices=["scl", "teetime", "messaging"]),
+                "type": serializers.CharField(),
+                "occurred_at": serializers.DateTimeField(),
+                "club": serializers.CharField(),
+                "schema_version": serializers.IntegerField(),
+                "data": serializers.DictField(),
+            },
+        ),
+        responses={
+            202: inline_serializer(
+                "EventIngestResult",
+                {
+                    "accepted": serializers.IntegerField(),
+                    "duplicate": serializers.IntegerField(),
+                    "rejected": serializers.IntegerField(),
+                    "results": serializers.ListField(child=serializers.DictField()),
+                },
+            ),
+            **errors(400, 401, 413),
+        },
+        examples=[
+            OpenApiExample(
+                "A new TeeTime player",
+                value={
+                    "id": "evt-1",
+                    "source": "teetime",
+                    "type": "player.created",
+                    "occurred_at": "2026-11-20T09:15:00Z",
+                    "club": "demo",
+                    "schema_version": 1,
+                    "data": {"player_id": "P1", "first_name": "Ann", "email": "ann@example.com"},
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.EVENTS_MAX_BODY_BYTES:

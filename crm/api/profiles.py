@@ -1,12 +1,15 @@
 """Profiles over REST: list/search, the 360 read, staff-field updates, the timeline (SPEC 14)."""
 
 from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from crm.api.auth import ClubApiView, request_scopes
 from crm.api.errors import ApiError
+from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
 from crm.models import Activity, CustomerProfile, ProfileIdentifier, Tag
 from crm.selectors import InvalidCursor, ProfileFilters, profile_filtered_queryset, profile_timeline
@@ -107,9 +110,51 @@ class ProfileCursorPagination(CursorPagination):
 ORDERINGS = {"-updated_at": ("-updated_at", "-id"), "last_name": ("last_name", "first_name", "id")}
 
 
+class TimelinePageSerializer(serializers.Serializer):
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for older entries; null at the end."
+    )
+    results = ActivitySerializer(many=True)
+
+
+class MeSerializer(serializers.Serializer):
+    club = inline_serializer(
+        "MeClub",
+        {"slug": serializers.CharField(), "name": serializers.CharField(), "timezone": serializers.CharField()},
+    )
+    auth = serializers.ChoiceField(choices=["api_key", "session"])
+    key = inline_serializer(
+        "MeKey",
+        {
+            "name": serializers.CharField(),
+            "prefix": serializers.CharField(),
+            "expires_at": serializers.DateTimeField(allow_null=True),
+        },
+        allow_null=True,
+    )
+    scopes = serializers.ListField(child=serializers.CharField())
+
+
 class ProfileListView(ClubApiView):
     """GET /api/v1/profiles?q=&status=&tier=&tag=&updated_since=&ordering=&cursor="""
 
+    @extend_schema(
+        operation_id="profiles_list",
+        summary="Search and filter the club's profiles",
+        parameters=[
+            OpenApiParameter(
+                "q", str, description="Name words (any word of a name, by prefix), email, phone or member number."
+            ),
+            OpenApiParameter("status", str, description="Membership status, or `none` for profiles without one."),
+            OpenApiParameter("tier", str, description="Membership tier, exactly."),
+            OpenApiParameter("tag", str, description="Tag name, exactly."),
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description="Only profiles changed since (sync)."),
+            OpenApiParameter("ordering", str, enum=list(ORDERINGS), description="Default `-updated_at`."),
+            OpenApiParameter("cursor", str, description="From the previous page's `next`/`previous` link."),
+            OpenApiParameter("page_size", int, description="1–200, default 50."),
+        ],
+        responses={200: ProfileSerializer(many=True), **errors(400, 401, 403, 429)},
+    )
     def get(self, request):
         filters = ProfileFilters.from_query(request.query_params)
         queryset = profile_filtered_queryset(club=self.club, filters=filters).prefetch_related(
@@ -150,9 +195,37 @@ class ProfileDetailView(ClubApiView):
             pk=profile_id,
         )
 
+    @extend_schema(
+        operation_id="profiles_retrieve",
+        summary="One profile with its identifiers and tags",
+        responses={200: ProfileDetailSerializer, **errors(401, 403, 404, 429)},
+        examples=[NOT_FOUND_EXAMPLE],
+    )
     def get(self, request, profile_id: int):
         return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
 
+    @extend_schema(
+        operation_id="profiles_update",
+        summary="Edit staff-editable fields (needs profiles:write)",
+        description="Membership, golf and consent fields belong to SCL, TeeTime and Messaging and are refused.",
+        request=ProfileUpdateSerializer,
+        responses={200: ProfileDetailSerializer, **errors(400, 401, 403, 404, 429)},
+        examples=[
+            OpenApiExample("Fix a phone number", value={"primary_phone": "082 555 0101"}, request_only=True),
+            OpenApiExample(
+                "A field that belongs to SCL",
+                value={
+                    "error": {
+                        "code": "read_only_fields",
+                        "message": "Only staff-editable fields can be changed here.",
+                        "details": {"fields": {"membership_status": ["This field is read-only."]}},
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
     def patch(self, request, profile_id: int):
         profile = self._profile(profile_id)
         unknown = sorted(set(request.data) - set(STAFF_EDITABLE_FIELDS)) if isinstance(request.data, dict) else []
@@ -187,6 +260,19 @@ class ProfileDetailView(ClubApiView):
 class ProfileTimelineView(ClubApiView):
     """GET /api/v1/profiles/{id}/timeline?cursor=&source=&type=&since=&until=&limit="""
 
+    @extend_schema(
+        operation_id="profiles_timeline",
+        summary="A profile's timeline, newest first, cursor-paginated",
+        parameters=[
+            OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
+            OpenApiParameter("source", str, many=True, description="scl, teetime, messaging, crm, social, backfill."),
+            OpenApiParameter("type", str, many=True, description="Event type, e.g. round.completed."),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+            OpenApiParameter("limit", int, description="1–200, default 50."),
+        ],
+        responses={200: TimelinePageSerializer, **errors(400, 401, 403, 404, 429)},
+    )
     def get(self, request, profile_id: int):
         profile = get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club), self.club, pk=profile_id)
         params = request.query_params
@@ -214,6 +300,9 @@ class ProfileTimelineView(ClubApiView):
 class MeView(ClubApiView):
     """GET /api/v1/me: which club and scopes this caller has."""
 
+    @extend_schema(
+        operation_id="me", summary="The caller's club and scopes", responses={200: MeSerializer, **errors(401, 429)}
+    )
     def get(self, request):
         key = request.auth if hasattr(request.auth, "prefix") else None
         return Response(
