@@ -1,0 +1,108 @@
+"""Notes, tags, merges and suggestions over REST: scopes, club isolation, nothing written on refusal."""
+
+from django.test import Client
+
+from crm.models import AuditLog, MergeRecord, MergeSuggestion, Note, ProfileTag
+from crm.services.api_keys import api_key_create
+from tests.factories import NoteFactory, ProfileFactory
+
+
+def api(club, *scopes) -> Client:
+    _, value = api_key_create(club=club, name="t", scopes=scopes or ["profiles:read"], actor=None)
+    return Client(HTTP_AUTHORIZATION=f"Api-Key {value}")
+
+
+WRITE = ("profiles:read", "profiles:write")
+
+
+def test_notes_are_added_edited_and_deleted_in_the_club(club_a, profile_a):
+    client = api(club_a, *WRITE)
+    created = client.post(
+        f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "Prefers 7am"}, content_type="application/json"
+    )
+    assert created.status_code == 201
+    note_id = created.json()["id"]
+    edited = client.patch(
+        f"/api/v1/profiles/{profile_a.pk}/notes/{note_id}", {"is_pinned": True}, content_type="application/json"
+    )
+    assert edited.json()["is_pinned"] is True
+    assert [row["body"] for row in client.get(f"/api/v1/profiles/{profile_a.pk}/notes").json()] == ["Prefers 7am"]
+    assert client.delete(f"/api/v1/profiles/{profile_a.pk}/notes/{note_id}").status_code == 204
+    assert not Note.objects.for_club(club_a).exists()
+    empty = client.post(f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "  "}, content_type="application/json")
+    assert empty.status_code == 400 and set(empty.json()["error"]) == {"code", "message", "details"}
+
+
+def test_another_club_can_neither_read_nor_write_notes(club_a, club_b, profile_a):
+    note = NoteFactory(profile=profile_a, body="Private")
+    other = api(club_b, *WRITE)
+    assert other.get(f"/api/v1/profiles/{profile_a.pk}/notes").status_code == 404
+    assert (
+        other.post(f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "x"}, content_type="application/json").status_code
+        == 404
+    )
+    assert other.delete(f"/api/v1/profiles/{profile_a.pk}/notes/{note.pk}").status_code == 404
+    assert Note.objects.for_club(club_a).get().body == "Private"
+
+
+def test_a_read_key_cannot_write_notes_or_tags(club_a, profile_a):
+    client = api(club_a, "profiles:read")
+    assert (
+        client.post(
+            f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
+    response = client.post(
+        "/api/v1/tags/add", {"tag": "vip", "profile_ids": [profile_a.pk]}, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert not Note.objects.for_club(club_a).exists() and not ProfileTag.objects.for_club(club_a).exists()
+
+
+def test_bulk_tagging_only_touches_the_clubs_own_profiles(club_a, club_b, profile_a):
+    theirs = ProfileFactory(club=club_b)
+    client = api(club_a, *WRITE)
+    added = client.post(
+        "/api/v1/tags/add", {"tag": "vip", "profile_ids": [profile_a.pk, theirs.pk]}, content_type="application/json"
+    )
+    assert added.json() == {"changed": 1}
+    assert not ProfileTag.objects.for_club(club_b).exists()
+    assert [tag["name"] for tag in client.get("/api/v1/tags").json()] == ["vip"]
+    removed = client.post(
+        "/api/v1/tags/remove", {"tag": "vip", "profile_ids": [profile_a.pk]}, content_type="application/json"
+    )
+    assert removed.json() == {"changed": 1}
+
+
+def test_merge_and_undo_need_the_merge_scope_and_stay_in_the_club(club_a, club_b):
+    first, second = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
+    theirs = ProfileFactory(club=club_b)
+    payload = {"profile_ids": [first.pk, second.pk]}
+    assert api(club_a, *WRITE).post("/api/v1/merges", payload, content_type="application/json").status_code == 403
+    other = api(club_b, "merges:write")
+    crossed = other.post("/api/v1/merges", {"profile_ids": [theirs.pk, first.pk]}, content_type="application/json")
+    assert crossed.status_code == 404 and not MergeRecord.objects.for_club(club_b).exists()
+    client = api(club_a, "merges:write")
+    merged = client.post("/api/v1/merges", payload, content_type="application/json")
+    assert merged.status_code == 201
+    merge_id = merged.json()["id"]
+    assert other.post(f"/api/v1/merges/{merge_id}/undo").status_code == 404
+    undone = client.post(f"/api/v1/merges/{merge_id}/undo")
+    assert undone.status_code == 200 and undone.json()["undone_at"]
+    assert AuditLog.objects.for_club(club_a).filter(action__in=["profile.merge", "profile.unmerge"]).count() == 2
+
+
+def test_suggestions_are_listed_and_decided_in_the_club(club_a, club_b):
+    first, second = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
+    suggestion = MergeSuggestion.objects.create(
+        club=club_a, profile_a=first, profile_b=second, score=0.7, evidence={"name": {"result": "similar"}}
+    )
+    assert api(club_b, "merges:write", "profiles:read").get("/api/v1/merge-suggestions").json() == []
+    assert api(club_b, "merges:write").post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").status_code == 404
+    client = api(club_a, "merges:write", "profiles:read")
+    assert [row["id"] for row in client.get("/api/v1/merge-suggestions").json()] == [suggestion.pk]
+    assert client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").json()["status"] == "rejected"
+    again = client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/accept")
+    assert again.status_code == 400  # already decided
+    assert not MergeRecord.objects.for_club(club_a).exists()
