@@ -45,7 +45,12 @@ from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
 from crm.services.merges import live_profile_id, merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
-from crm.services.profiles import STAFF_EDITABLE_FIELDS, profile_clean_contact, profile_save_by_staff
+from crm.services.profiles import (
+    SOURCE_OWNED_FIELDS,
+    STAFF_EDITABLE_FIELDS,
+    profile_clean_contact,
+    profile_save_by_staff,
+)
 from crm.services.staff import staff_change_role, staff_invite, staff_remove
 from crm.services.suggestions import suggestion_accept, suggestion_reject
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
@@ -239,24 +244,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
     inlines = (IdentifierInline, ProfileTagInline, NoteInline)
     actions = ("tag_selected", "untag_selected", "merge_selected", "export_selected_csv")
     readonly_fields = (
-        "member_number",
-        "membership_status",
-        "membership_tier",
-        "membership_joined_on",
-        "membership_renewal_on",
-        "membership_lapsed_on",
-        "handicap_index",
-        "home_course",
-        "rounds_played",
-        "last_round_at",
-        "email_opt_in",
-        "sms_opt_in",
-        "push_opt_in",
-        "whatsapp_opt_in",
-        "consent_updated_at",
-        "lifecycle_stage",
-        "engagement_score",
-        "churn_risk",
+        *SOURCE_OWNED_FIELDS,
         "merged_into",
         "is_erased",
         "erased_at",

@@ -13,44 +13,15 @@ from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
 from crm.models import Activity, CustomerProfile, ProfileIdentifier, Tag
 from crm.selectors import InvalidCursor, ProfileFilters, profile_filtered_queryset, profile_timeline
-from crm.services.profiles import STAFF_EDITABLE_FIELDS, profile_clean_contact, profile_save_by_staff
+from crm.services.profiles import (
+    SOURCE_OWNED_FIELDS,
+    STAFF_EDITABLE_FIELDS,
+    profile_clean_contact,
+    profile_save_by_staff,
+)
 from crm.tenancy import get_object_in_club_or_404
 
-PROFILE_FIELDS = (
-    "id",
-    "first_name",
-    "last_name",
-    "primary_email",
-    "primary_phone",
-    "date_of_birth",
-    "gender",
-    "address_line",
-    "city",
-    "postcode",
-    "country",
-    "locale",
-    "timezone",
-    "member_number",
-    "membership_status",
-    "membership_tier",
-    "membership_joined_on",
-    "membership_renewal_on",
-    "membership_lapsed_on",
-    "handicap_index",
-    "home_course",
-    "rounds_played",
-    "last_round_at",
-    "email_opt_in",
-    "sms_opt_in",
-    "push_opt_in",
-    "whatsapp_opt_in",
-    "lifecycle_stage",
-    "engagement_score",
-    "churn_risk",
-    "custom_attributes",
-    "created_at",
-    "updated_at",
-)
+PROFILE_FIELDS = ("id", *STAFF_EDITABLE_FIELDS, *SOURCE_OWNED_FIELDS, "created_at", "updated_at")
 
 
 class IdentifierSerializer(serializers.ModelSerializer):
@@ -94,8 +65,8 @@ class ActivitySerializer(serializers.ModelSerializer):
         fields = ("id", "occurred_at", "source", "type", "summary", "amount", "properties")
 
 
-def _profiles(club):
-    return profile_filtered_queryset(club=club, filters=ProfileFilters()).prefetch_related(
+def _profiles(club, filters: ProfileFilters | None = None):
+    return profile_filtered_queryset(club=club, filters=filters or ProfileFilters()).prefetch_related(
         Prefetch("tags", queryset=Tag.objects.for_club(club).only("id", "name"))
     )
 
@@ -157,9 +128,7 @@ class ProfileListView(ClubApiView):
     )
     def get(self, request):
         filters = ProfileFilters.from_query(request.query_params)
-        queryset = profile_filtered_queryset(club=self.club, filters=filters).prefetch_related(
-            Prefetch("tags", queryset=Tag.objects.for_club(self.club).only("id", "name"))
-        )
+        queryset = _profiles(self.club, filters)
         if tier := request.query_params.get("tier"):
             queryset = queryset.filter(membership_tier=tier)
         if tag := request.query_params.get("tag"):

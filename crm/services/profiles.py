@@ -26,6 +26,27 @@ STAFF_EDITABLE_FIELDS = (
     "timezone",
     "custom_attributes",
 )
+# What the source systems (and scoring) own: shown everywhere, edited nowhere in the CRM.
+SOURCE_OWNED_FIELDS = (
+    "member_number",
+    "membership_status",
+    "membership_tier",
+    "membership_joined_on",
+    "membership_renewal_on",
+    "membership_lapsed_on",
+    "handicap_index",
+    "home_course",
+    "rounds_played",
+    "last_round_at",
+    "email_opt_in",
+    "sms_opt_in",
+    "push_opt_in",
+    "whatsapp_opt_in",
+    "consent_updated_at",
+    "lifecycle_stage",
+    "engagement_score",
+    "churn_risk",
+)
 STAFF_SOURCE = "staff"
 
 
