@@ -139,15 +139,8 @@ def _profile_facts(club, profile_ids) -> dict[int, PersonFacts]:
         .filter(pk__in=profile_ids)
         .values_list("pk", "first_name", "last_name", "date_of_birth", "postcode")
     }
-    rows = (
-        ProfileIdentifier.objects.for_club(club)
-        .filter(profile_id__in=profile_ids)
-        .exclude(kind__in=[*SHARED_IDENTIFIER_KINDS, "legacy_id"])
-        .values_list("profile_id", "kind", "value")
-    )
-    for profile_id, kind, value in rows:
-        if profile_id in facts:
-            facts[profile_id].strong.setdefault(kind, value)
+    for profile_id, strong in _strong_ids(club, facts).items():
+        facts[profile_id].strong.update(strong)
     return facts
 
 
@@ -252,11 +245,12 @@ def _match_probable(club, refs: list[PersonRef], policy: MatchPolicy) -> list[Pe
     return [ref for ref in refs if not ref.profile_id]
 
 
-def _strong_ids(club, candidates) -> dict[int, dict[str, str]]:
+def _strong_ids(club, profile_ids) -> dict[int, dict[str, str]]:
+    """Each profile's system ids (one per kind). Legacy ids never conflict, so they don't count."""
     held: dict[int, dict[str, str]] = defaultdict(dict)
     rows = (
         ProfileIdentifier.objects.for_club(club)
-        .filter(profile_id__in=list(candidates))
+        .filter(profile_id__in=list(profile_ids))
         .exclude(kind__in=[*SHARED_IDENTIFIER_KINDS, "legacy_id"])
         .values_list("profile_id", "kind", "value")
     )
