@@ -106,3 +106,10 @@ def test_suggestions_are_listed_and_decided_in_the_club(club_a, club_b):
     again = client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/accept")
     assert again.status_code == 400  # already decided
     assert not MergeRecord.objects.for_club(club_a).exists()
+
+
+def test_tags_of_another_club_are_not_listed(club_a, club_b, profile_a):
+    api(club_a, *WRITE).post(
+        "/api/v1/tags/add", {"tag": "vip", "profile_ids": [profile_a.pk]}, content_type="application/json"
+    )
+    assert api(club_b).get("/api/v1/tags").json() == []

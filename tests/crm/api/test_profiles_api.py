@@ -184,3 +184,14 @@ def test_keys_are_made_and_revoked_in_the_admin_shown_once_and_stored_hashed(cli
     assert api(value).get("/api/v1/me").status_code == 200
     admin_client.post("/admin/crm/apikey/", {"action": "revoke_selected", "_selected_action": [key.pk]})
     assert api(value).get("/api/v1/me").status_code == 401
+
+
+@override_settings(API_THROTTLE_RATES={"key": "1000/min", "club": "4/min"})
+def test_a_club_over_its_rate_is_throttled_across_keys_but_other_clubs_are_not(club_a, club_b):
+    from django.core.cache import cache
+
+    cache.clear()
+    first, second = api(key_for(club_a)), api(key_for(club_a))
+    statuses = [client.get("/api/v1/me").status_code for client in (first, second, first, second, first)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert api(key_for(club_b)).get("/api/v1/me").status_code == 200

@@ -160,3 +160,22 @@ def test_the_import_stays_in_its_club(club_a, club_b, tmp_path):
     assert not CustomerProfile.objects.for_club(club_b).exists()
     report = import_file(club_b, za_file(tmp_path, ROWS))
     assert report.created == 3  # club B's people are its own, even with the same legacy ids
+
+
+def test_a_uk_export_uses_its_own_columns_dates_and_phone_region(club_b, tmp_path):
+    path = tmp_path / "uk.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["Membership ID", "Forename", "Surname", "Email Address", "Mobile", "Date of Birth", "Postcode"]
+        )
+        writer.writerow(["U1", "Oliver", "Hughes", "oliver@example.co.uk", "07911 123456", "14/03/1980", "sw1a 1aa"])
+    report = profiles_import(club=club_b, fmt="uk", source=path)
+    assert (report.created, report.rejected) == (1, 0)
+    oliver = CustomerProfile.objects.for_club(club_b).get()
+    assert (oliver.primary_phone, str(oliver.date_of_birth), oliver.postcode) == (
+        "+447911123456",
+        "1980-03-14",
+        "SW1A 1AA",
+    )
+    assert oliver.identifiers.filter(kind="legacy_id", value="uk:U1").exists()

@@ -170,3 +170,16 @@ def test_two_merges_touching_one_profile_at_once_lose_nothing(club_a):
         assert live.count() == 1
         survivor = live.get()
         assert survivor.activities.count() == 9 and survivor.identifiers.count() == 3
+
+
+def test_processing_follows_a_profile_another_worker_merged_away(club_a):
+    """Resolution said #merged; before the batch locked it, another worker merged it away."""
+    from crm.events.processing import profiles_lock_for_refs
+    from crm.services.resolution import PersonRef
+
+    keep, gone = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
+    identify(keep, "scl_member_id", "M1")
+    profiles_merge(club=club_a, first_id=keep.pk, second_id=gone.pk, reason="staff")
+    ref = PersonRef(keys=[("teetime_player_id", "P1")], seen_at=ago(days=1), source="teetime", profile_id=gone.pk)
+    locked = profiles_lock_for_refs(club_a, [ref])
+    assert ref.profile_id == keep.pk and list(locked) == [keep.pk]
