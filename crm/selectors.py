@@ -2,10 +2,13 @@
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.paginator import Page, Paginator
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -14,6 +17,7 @@ from crm.models import (
     Club,
     CustomerProfile,
     IdentifierKind,
+    InboundEvent,
     MembershipStatus,
     ProfileIdentifier,
     SchedulerHeartbeat,
@@ -216,6 +220,18 @@ def profile_identifiers(*, club, profile) -> list[IdentifierRow]:
     ]
 
 
+def identifiers_lookup(*, club, kind: str, raw_value: str) -> list[ProfileIdentifier]:
+    """Who in the club holds this key, normalised as ingestion does; raises CrmError if it can't be."""
+    from crm.services.identifiers import identifier_normalise
+
+    value = identifier_normalise(kind=kind, raw_value=raw_value, region=club.default_phone_region)
+    return list(
+        ProfileIdentifier.objects.for_club(club)
+        .filter(kind=kind, value=value, profile__in=profile_active_queryset(club=club))
+        .order_by("profile_id")
+    )
+
+
 def profile_activity_types(*, club, profile) -> list[str]:
     return list(
         Activity.objects.for_club(club)
@@ -227,14 +243,14 @@ def profile_activity_types(*, club, profile) -> list[str]:
 
 
 def profile_search(queryset, *, search: str, club):
-    """Staff search: an email, a phone, a member number or a name, each matched the indexed way.
+    """Staff and API search: an email, a phone, a member number or a name, each matched the indexed way.
 
     Emails and phones are normalised first and matched exactly (on the profile or any of its
-    identifiers), so "082 123 4567" finds +27821234567. Names match by word prefix: every word
-    of the query must start a word of the first or last name, so "van der Merwe", "Merwe",
-    "anna van d" and "Smith" (for "Jones-Smith") all find their people. That also covers the
-    whole query starting the surname or the full name. Only prefix patterns (`LIKE 'x%'`,
-    `LIKE '% x%'`), never a regex, and only the club's rows are read (`club` leads every index).
+    identifiers), so "082 123 4567" finds +27821234567. Names and member numbers match by word
+    prefix: every word of the query must start a word of the first name, last name or member
+    number, so "van der Merwe", "Merwe", "anna van d", "Smith" (for "Jones-Smith") and "m1042"
+    all find their people. On PostgreSQL that is full-text search (`word:* & word:*`) over the
+    GIN index `profile_search_document`; elsewhere prefix LIKEs on the club's rows.
     """
     from crm.errors import CrmError
     from crm.services.identifiers import phone_to_e164
@@ -253,12 +269,28 @@ def profile_search(queryset, *, search: str, club):
             return queryset.filter(conditions)
         linked = ProfileIdentifier.objects.for_club(club).filter(kind="phone", value=phone).values("profile_id")
         return queryset.filter(conditions | Q(primary_phone=phone) | Q(pk__in=linked))
-    if not search:
+    words = SEARCH_WORD.findall(search.lower())
+    if not words:
         return queryset.none()
+    if connection.vendor == "postgresql":
+        prefixes = " & ".join(f"{word}:*" for word in words)
+        return queryset.annotate(search_document=profile_search_document()).filter(
+            search_document=SearchQuery(prefixes, config="simple", search_type="raw")
+        )
     every_word = Q()
     for word in search.split(" "):
         every_word &= _starts_a_name_word(word)
     return queryset.filter(Q(member_number__iexact=search) | every_word)
+
+
+# Words as PostgreSQL's parser splits names: "O'Brien" is o + brien, "Jones-Smith" jones + smith.
+# Only these characters reach the tsquery, so nothing a user types can break its syntax.
+SEARCH_WORD = re.compile(r"[^\W_]+")
+
+
+def profile_search_document():
+    """The indexed search document; must match migration 0005's GIN index expression exactly."""
+    return SearchVector("first_name", "last_name", "member_number", config="simple")
 
 
 # Characters that start a new word inside a name: "van der Merwe", "Jones-Smith".
@@ -270,3 +302,33 @@ def _starts_a_name_word(word: str) -> Q:
     for separator in NAME_WORD_SEPARATORS:
         match |= Q(first_name__icontains=separator + word) | Q(last_name__icontains=separator + word)
     return match
+
+
+# --- Inbound events -----------------------------------------------------------------------
+
+
+def inbound_events_filtered(
+    *,
+    club,
+    status: str | None = None,
+    source: str | None = None,
+    type: str | None = None,
+    event_id: str | None = None,
+    received_since: datetime | None = None,
+    received_until: datetime | None = None,
+):
+    """The club's received events narrowed for the integrator's view (unordered: callers page it)."""
+    queryset = InboundEvent.objects.for_club(club)
+    if status:
+        queryset = queryset.filter(status=status)
+    if source:
+        queryset = queryset.filter(source=source)
+    if type:
+        queryset = queryset.filter(type=type)
+    if event_id:
+        queryset = queryset.filter(event_id=event_id)
+    if received_since:
+        queryset = queryset.filter(received_at__gte=received_since)
+    if received_until:
+        queryset = queryset.filter(received_at__lt=received_until)
+    return queryset
