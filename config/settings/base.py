@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "InboundEventStatusEnum": "crm.models.InboundEventStatus",
+        "MembershipStatusEnum": "crm.models.MembershipStatus",
+    },
 }
 # Requests per key and per club (all keys and staff together); 429 with Retry-After beyond.
 API_THROTTLE_RATES = {

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView
+from crm.api.auth import ClubApiView, request_actor
 from crm.api.errors import ApiError
 from crm.api.schema import errors
 from crm.errors import CrmError
@@ -14,14 +14,6 @@ from crm.services.notes import note_add, note_delete, note_edit
 from crm.services.suggestions import suggestion_accept, suggestion_reject
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
 from crm.tenancy import get_object_in_club_or_404
-
-
-def _actor(request):
-    return request.user if request.user and request.user.is_authenticated else None
-
-
-def _crm_error(error: CrmError) -> ApiError:
-    return ApiError(status_code=400, code=str(error.code), message=error.message, details=error.details)
 
 
 class NoteSerializer(serializers.ModelSerializer):
@@ -52,9 +44,9 @@ class ProfileNotesView(ClubApiView):
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            note = note_add(club=self.club, profile=profile, author=_actor(request), **serializer.validated_data)
+            note = note_add(club=self.club, profile=profile, author=request_actor(request), **serializer.validated_data)
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -72,14 +64,14 @@ class NoteDetailView(ClubApiView):
         serializer = NoteSerializer(note, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         try:
-            note = note_edit(club=self.club, note=note, actor=_actor(request), **serializer.validated_data)
+            note = note_edit(club=self.club, note=note, actor=request_actor(request), **serializer.validated_data)
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response(NoteSerializer(note).data)
 
     @extend_schema(operation_id="notes_delete", responses={204: None, **errors(401, 403, 404)})
     def delete(self, request, profile_id: int, note_id: int):
-        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=_actor(request))
+        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=request_actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -119,9 +111,9 @@ class TagBulkView(ClubApiView):
         try:
             tag = tag_get_or_create(club=self.club, name=data["tag"])
             change = profiles_untag if self.remove else profiles_tag
-            changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=_actor(request))
+            changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=request_actor(request))
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response({"changed": changed})
 
 
@@ -157,10 +149,10 @@ class ProfileMergeView(ClubApiView):
             get_object_in_club_or_404(CustomerProfile, self.club, pk=pk)
         try:
             record = profiles_merge(
-                club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=_actor(request)
+                club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=request_actor(request)
             )
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response(MergeSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -173,9 +165,9 @@ class MergeUndoView(ClubApiView):
     def post(self, request, merge_id: int):
         get_object_in_club_or_404(MergeRecord, self.club, pk=merge_id)
         try:
-            record = merge_undo(club=self.club, record_id=merge_id, actor=_actor(request))
+            record = merge_undo(club=self.club, record_id=merge_id, actor=request_actor(request))
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response(MergeSerializer(record).data)
 
 
@@ -196,7 +188,7 @@ class SuggestionDecisionView(ClubApiView):
         get_object_in_club_or_404(MergeSuggestion, self.club, pk=suggestion_id)
         decide = suggestion_accept if self.accept else suggestion_reject
         try:
-            decide(club=self.club, suggestion_id=suggestion_id, actor=_actor(request))
+            decide(club=self.club, suggestion_id=suggestion_id, actor=request_actor(request))
         except CrmError as error:
-            raise _crm_error(error) from error
+            raise ApiError.from_crm(error) from error
         return Response(SuggestionSerializer(MergeSuggestion.objects.for_club(self.club).get(pk=suggestion_id)).data)

@@ -14,6 +14,11 @@ class ApiError(APIException):
         self.details = details or {}
         super().__init__(message, code)
 
+    @classmethod
+    def from_crm(cls, error) -> "ApiError":
+        """A service's refusal (crm.errors.CrmError) as a 400 with its code and details."""
+        return cls(status_code=400, code=str(error.code), message=error.message, details=error.details)
+
 
 def error_response(*, status_code: int, code: str, message: str, details: dict | None = None, headers=None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}

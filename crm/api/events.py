@@ -1,19 +1,31 @@
-"""POST /api/v1/events — the HTTP transport for SCL, TeeTime and Messaging events (SPEC 13)."""
+"""Inbound events over HTTP (SPEC 13, 14): the push transport, and the integrator's view of what arrived.
+
+POST /api/v1/events takes events signed by the source (X-Signature), or sent with a club API key
+holding `events:ingest`. /api/v1/inbound-events lists what was received with its status and
+rejection reasons, and replays rejected or failed events after a fix.
+"""
 
 import json
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.errors import error_response
-from crm.api.schema import errors
+from crm.api.auth import ApiKeyAuthentication, ClubApiView, request_actor
+from crm.api.errors import ApiError, error_response
+from crm.api.schema import NOT_FOUND_EXAMPLE, errors
+from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
-from crm.models import Club
+from crm.models import ApiScope, Club, InboundEvent, InboundEventStatus
+from crm.selectors import inbound_events_filtered
+from crm.services.api_keys import api_key_authenticate
+from crm.tenancy import get_object_in_club_or_404
 
 
 class EventIngestView(APIView):
@@ -30,15 +42,17 @@ class EventIngestView(APIView):
     @extend_schema(
         operation_id="events_ingest",
         summary="Push one event or a batch of up to 1,000 (SCL, TeeTime, Messaging)",
-        description="The event catalog (types and their `data`) is in docs/events.md. Signed per club and source.",
-        auth=[],
+        description="The event catalog (types and their `data`) is in docs/events.md. Signed per club and source "
+        "(X-Signature), or sent with a club API key holding `events:ingest` (then `club` must be the key's club).",
+        auth=[{"ApiKey": []}, {}],
         parameters=[
             OpenApiParameter(
                 "X-Signature",
                 str,
                 OpenApiParameter.HEADER,
-                required=True,
-                description='`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, within 5 minutes.',
+                required=False,
+                description='`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`, within 5 minutes. '
+                "Required unless the request carries a club API key with `events:ingest`.",
             )
         ],
         request=inline_serializer(
@@ -63,7 +77,7 @@ class EventIngestView(APIView):
                     "results": serializers.ListField(child=serializers.DictField()),
                 },
             ),
-            **errors(400, 401, 413),
+            **errors(400, 401, 403, 413),
         },
         examples=[
             OpenApiExample(
@@ -82,6 +96,9 @@ class EventIngestView(APIView):
         ],
     )
     def post(self, request):
+        api_key, refusal = self._api_key(request)
+        if refusal is not None:
+            return refusal
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.EVENTS_MAX_BODY_BYTES:
             return _too_large(f"The body is larger than {settings.EVENTS_MAX_BODY_BYTES} bytes.")
@@ -110,19 +127,213 @@ class EventIngestView(APIView):
                 "source for one club).",
             )
         club_slug, source = next(iter(origins))
-        club = Club.objects.filter(slug=club_slug).first()
-        try:
-            if club is None:
-                raise SignatureError("The signature does not match.")  # don't reveal which clubs exist
-            signature_verify(club=club, source=source, header=request.headers.get("X-Signature", ""), body=body)
-        except SignatureError as error:
-            return error_response(status_code=401, code="invalid_signature", message=str(error))
+        if api_key is not None:
+            club = api_key.club
+            if club_slug != club.slug:  # the key decides the club; a payload naming another is a mistake
+                return error_response(
+                    status_code=400,
+                    code="club_mismatch",
+                    message=f"This key belongs to club '{club.slug}'; the events name '{club_slug}'.",
+                )
+        else:
+            club = Club.objects.filter(slug=club_slug).first()
+            try:
+                if club is None:
+                    raise SignatureError("The signature does not match.")  # don't reveal which clubs exist
+                signature_verify(club=club, source=source, header=request.headers.get("X-Signature", ""), body=body)
+            except SignatureError as error:
+                return error_response(status_code=401, code="invalid_signature", message=str(error))
         outcome = events_store(club=club, raw_events=events, transport="http")
         return Response(
             {**outcome.counts(), "results": [result.as_dict() for result in outcome.results]},
             status=status.HTTP_202_ACCEPTED,
         )
 
+    @staticmethod
+    def _api_key(request):
+        """(key, None) for a club key sent instead of a signature, (None, None) for none, else a refusal."""
+        header = request.headers.get("Authorization", "")
+        keyword = ApiKeyAuthentication.keyword
+        if not header.startswith(f"{keyword} "):
+            return None, None
+        key = api_key_authenticate(header[len(keyword) + 1 :])
+        if key is None:
+            return None, error_response(
+                status_code=401,
+                code="authentication_failed",
+                message="This API key is not valid, was revoked or has expired.",
+                headers={"WWW-Authenticate": keyword},
+            )
+        if ApiScope.EVENTS_INGEST not in key.scopes:
+            return None, error_response(
+                status_code=403,
+                code="permission_denied",
+                message=f"This needs the '{ApiScope.EVENTS_INGEST}' scope.",
+            )
+        return key, None
+
 
 def _too_large(message: str):
     return error_response(status_code=413, code="payload_too_large", message=message)
+
+
+# --- What arrived -----------------------------------------------------------------------------
+
+
+class InboundEventSerializer(serializers.ModelSerializer):
+    event_id = serializers.CharField(help_text="The sender's id for the event (the idempotency key with source).")
+    status = serializers.ChoiceField(
+        choices=InboundEventStatus.choices,
+        help_text="received (queued), processed, rejected (invalid; see errors), failed (will retry), dead.",
+    )
+    errors = serializers.ListField(
+        child=serializers.DictField(), help_text="Why it was rejected or failed: `{field, code, message}` each."
+    )
+    warnings = serializers.ListField(child=serializers.DictField(), help_text="Values dropped while applying it.")
+
+    class Meta:
+        model = InboundEvent
+        fields = (
+            "id",
+            "source",
+            "event_id",
+            "type",
+            "occurred_at",
+            "schema_version",
+            "status",
+            "errors",
+            "warnings",
+            "attempts",
+            "next_attempt_at",
+            "transport",
+            "received_at",
+            "processed_at",
+        )
+        read_only_fields = fields
+
+
+class InboundEventDetailSerializer(InboundEventSerializer):
+    class Meta(InboundEventSerializer.Meta):
+        fields = (*InboundEventSerializer.Meta.fields, "data")
+        read_only_fields = fields
+
+
+class ReplayRequestSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=1000, help_text="Inbound event ids."
+    )
+
+
+ReplayResult = inline_serializer(
+    "ReplayResult",
+    {
+        "queued": serializers.IntegerField(help_text="Valid now and queued for processing."),
+        "still_invalid": serializers.IntegerField(help_text="Rejected again; their errors are updated."),
+        "not_replayable": serializers.IntegerField(help_text="Processed, queued or not in your club."),
+    },
+)
+
+
+class InboundEventPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+    ordering = ("-received_at", "-id")
+
+
+class EventsApiView(ClubApiView):
+    read_scope = ApiScope.EVENTS_INGEST
+    write_scope = ApiScope.EVENTS_INGEST
+
+
+class InboundEventListView(EventsApiView):
+    """GET /api/v1/inbound-events?status=&source=&type=&received_since=&received_until=&cursor="""
+
+    @extend_schema(
+        operation_id="inbound_events_list",
+        summary="What your systems sent, newest first, with status (needs events:ingest)",
+        parameters=[
+            OpenApiParameter("status", str, enum=InboundEventStatus.values),
+            OpenApiParameter("source", str, description="scl, teetime or messaging."),
+            OpenApiParameter("type", str, description="Event type, e.g. member.updated."),
+            OpenApiParameter("event_id", str, description="The sender's event id."),
+            OpenApiParameter("received_since", OpenApiTypes.DATETIME),
+            OpenApiParameter("received_until", OpenApiTypes.DATETIME),
+            OpenApiParameter("cursor", str, description="From the previous page's `next`/`previous` link."),
+            OpenApiParameter("page_size", int, description="1–200, default 50."),
+        ],
+        responses={200: InboundEventSerializer(many=True), **errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        params = request.query_params
+        status_filter = params.get("status") or None
+        if status_filter and status_filter not in InboundEventStatus.values:
+            raise ApiError(
+                status_code=400,
+                code="invalid",
+                message="The request is not valid.",
+                details={"fields": {"status": [f"Use one of {', '.join(InboundEventStatus.values)}."]}},
+            )
+        dates = {}
+        for name in ("received_since", "received_until"):
+            if params.get(name):
+                try:
+                    dates[name] = serializers.DateTimeField().to_internal_value(params[name])
+                except serializers.ValidationError as error:
+                    raise ApiError(
+                        status_code=400,
+                        code="invalid",
+                        message="The request is not valid.",
+                        details={"fields": {name: error.detail}},
+                    ) from error
+        queryset = inbound_events_filtered(
+            club=self.club,
+            status=status_filter,
+            source=params.get("source") or None,
+            type=params.get("type") or None,
+            event_id=params.get("event_id") or None,
+            **dates,
+        )
+        paginator = InboundEventPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(InboundEventSerializer(page, many=True).data)
+
+
+class InboundEventDetailView(EventsApiView):
+    """GET /api/v1/inbound-events/{id}"""
+
+    @extend_schema(
+        operation_id="inbound_events_retrieve",
+        summary="One received event with its data, status and reasons",
+        responses={200: InboundEventDetailSerializer, **errors(401, 403, 404, 429)},
+        examples=[NOT_FOUND_EXAMPLE],
+    )
+    def get(self, request, event_id: int):
+        event = get_object_in_club_or_404(InboundEvent.objects.for_club(self.club), self.club, pk=event_id)
+        return Response(InboundEventDetailSerializer(event).data)
+
+
+class InboundEventReplayView(EventsApiView):
+    """POST /api/v1/inbound-events/replay {"ids": [...]}"""
+
+    @extend_schema(
+        operation_id="inbound_events_replay",
+        summary="Replay rejected or failed events after a fix",
+        description="Rejected events are validated again against today's catalog and queued only if they pass; "
+        "processed events are never replayed (their effects would apply twice).",
+        request=ReplayRequestSerializer,
+        responses={200: ReplayResult, **errors(400, 401, 403, 429)},
+        examples=[
+            OpenApiExample("Replay two events", value={"ids": [5120, 5121]}, request_only=True),
+            OpenApiExample(
+                "One queued, one still invalid",
+                value={"queued": 1, "still_invalid": 1, "not_replayable": 0},
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = ReplayRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = list(dict.fromkeys(serializer.validated_data["ids"]))
+        return Response(events_replay(club=self.club, event_ids=ids, actor=request_actor(request)))

@@ -7,8 +7,9 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_scopes
+from crm.api.auth import ClubApiView, request_actor, request_scopes
 from crm.api.errors import ApiError
+from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
 from crm.models import Activity, CustomerProfile, ProfileIdentifier, Tag
@@ -22,12 +23,6 @@ from crm.services.profiles import (
 from crm.tenancy import get_object_in_club_or_404
 
 PROFILE_FIELDS = ("id", *STAFF_EDITABLE_FIELDS, *SOURCE_OWNED_FIELDS, "created_at", "updated_at")
-
-
-class IdentifierSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ProfileIdentifier
-        fields = ("kind", "value", "source", "first_seen_at", "last_seen_at")
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -216,13 +211,12 @@ class ProfileDetailView(ClubApiView):
                 )
             )
         except CrmError as error:
-            raise ApiError(
-                status_code=400, code=str(error.code), message=error.message, details=error.details
-            ) from error
+            raise ApiError.from_crm(error) from error
         for name, value in values.items():
             setattr(profile, name, value)
-        actor = request.user if request.user and request.user.is_authenticated else None
-        profile_save_by_staff(club=self.club, profile=profile, changed_fields=list(values), actor=actor)
+        profile_save_by_staff(
+            club=self.club, profile=profile, changed_fields=list(values), actor=request_actor(request)
+        )
         return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
 
 

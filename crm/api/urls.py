@@ -10,15 +10,26 @@ from crm.api.collaboration import (
     TagBulkView,
     TagsView,
 )
-from crm.api.events import EventIngestView
+from crm.api.events import (
+    EventIngestView,
+    InboundEventDetailView,
+    InboundEventListView,
+    InboundEventReplayView,
+)
+from crm.api.identifiers import IdentifierLookupView, ProfileIdentifiersView
 from crm.api.profiles import MeView, ProfileDetailView, ProfileListView, ProfileTimelineView
 
 urlpatterns = [
     path("events", EventIngestView.as_view(), name="api_events"),
+    path("inbound-events", InboundEventListView.as_view(), name="api_inbound_events"),
+    path("inbound-events/replay", InboundEventReplayView.as_view(), name="api_inbound_events_replay"),
+    path("inbound-events/<int:event_id>", InboundEventDetailView.as_view(), name="api_inbound_event"),
+    path("identifiers", IdentifierLookupView.as_view(), name="api_identifiers"),
     path("me", MeView.as_view(), name="api_me"),
     path("profiles", ProfileListView.as_view(), name="api_profiles"),
     path("profiles/<int:profile_id>", ProfileDetailView.as_view(), name="api_profile"),
     path("profiles/<int:profile_id>/timeline", ProfileTimelineView.as_view(), name="api_profile_timeline"),
+    path("profiles/<int:profile_id>/identifiers", ProfileIdentifiersView.as_view(), name="api_profile_identifiers"),
     path("profiles/<int:profile_id>/notes", ProfileNotesView.as_view(), name="api_profile_notes"),
     path("profiles/<int:profile_id>/notes/<int:note_id>", NoteDetailView.as_view(), name="api_note"),
     path("tags", TagsView.as_view(), name="api_tags"),

@@ -46,6 +46,7 @@ class InboundEvent(ClubScopedModel):
         ]
         indexes = [
             models.Index(fields=["club", "status", "received_at"], name="inbound_club_status"),
+            models.Index(fields=["club", "-received_at", "-id"], name="inbound_club_received"),
             models.Index(fields=["batch_id"], name="inbound_batch"),
             models.Index(
                 fields=["status", "next_attempt_at"],

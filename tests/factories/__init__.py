@@ -3,7 +3,7 @@ import datetime
 import factory
 from django.utils import timezone
 
-from crm.models import Activity, Club, ClubMembership, CustomerProfile, Note, Role, Tag, User
+from crm.models import Activity, Club, ClubMembership, CustomerProfile, Note, ProfileIdentifier, Role, Tag, User
 
 
 class ClubFactory(factory.django.DjangoModelFactory):
@@ -48,6 +48,19 @@ class ProfileFactory(factory.django.DjangoModelFactory):
     primary_email = factory.Sequence(lambda n: f"person{n}@example.test")
     membership_status = "active"
     membership_tier = "Gold"
+
+
+class IdentifierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfileIdentifier
+
+    profile = factory.SubFactory(ProfileFactory)
+    club = factory.LazyAttribute(lambda i: i.profile.club)
+    kind = "email"
+    value = factory.Sequence(lambda n: f"key{n}@example.test")
+    source = "scl"
+    first_seen_at = factory.LazyFunction(timezone.now)
+    last_seen_at = factory.LazyFunction(timezone.now)
 
 
 class ActivityFactory(factory.django.DjangoModelFactory):

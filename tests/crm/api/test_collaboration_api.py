@@ -1,22 +1,14 @@
 """Notes, tags, merges and suggestions over REST: scopes, club isolation, nothing written on refusal."""
 
-from django.test import Client
-
 from crm.models import AuditLog, MergeRecord, MergeSuggestion, Note, ProfileTag
-from crm.services.api_keys import api_key_create
 from tests.factories import NoteFactory, ProfileFactory
-
-
-def api(club, *scopes) -> Client:
-    _, value = api_key_create(club=club, name="t", scopes=scopes or ["profiles:read"], actor=None)
-    return Client(HTTP_AUTHORIZATION=f"Api-Key {value}")
-
+from tests.factories.api import api_for
 
 WRITE = ("profiles:read", "profiles:write")
 
 
 def test_notes_are_added_edited_and_deleted_in_the_club(club_a, profile_a):
-    client = api(club_a, *WRITE)
+    client = api_for(club_a, *WRITE)
     created = client.post(
         f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "Prefers 7am"}, content_type="application/json"
     )
@@ -35,7 +27,7 @@ def test_notes_are_added_edited_and_deleted_in_the_club(club_a, profile_a):
 
 def test_another_club_can_neither_read_nor_write_notes(club_a, club_b, profile_a):
     note = NoteFactory(profile=profile_a, body="Private")
-    other = api(club_b, *WRITE)
+    other = api_for(club_b, *WRITE)
     assert other.get(f"/api/v1/profiles/{profile_a.pk}/notes").status_code == 404
     assert (
         other.post(f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "x"}, content_type="application/json").status_code
@@ -46,7 +38,7 @@ def test_another_club_can_neither_read_nor_write_notes(club_a, club_b, profile_a
 
 
 def test_a_read_key_cannot_write_notes_or_tags(club_a, profile_a):
-    client = api(club_a, "profiles:read")
+    client = api_for(club_a, "profiles:read")
     assert (
         client.post(
             f"/api/v1/profiles/{profile_a.pk}/notes", {"body": "x"}, content_type="application/json"
@@ -62,7 +54,7 @@ def test_a_read_key_cannot_write_notes_or_tags(club_a, profile_a):
 
 def test_bulk_tagging_only_touches_the_clubs_own_profiles(club_a, club_b, profile_a):
     theirs = ProfileFactory(club=club_b)
-    client = api(club_a, *WRITE)
+    client = api_for(club_a, *WRITE)
     added = client.post(
         "/api/v1/tags/add", {"tag": "vip", "profile_ids": [profile_a.pk, theirs.pk]}, content_type="application/json"
     )
@@ -79,11 +71,11 @@ def test_merge_and_undo_need_the_merge_scope_and_stay_in_the_club(club_a, club_b
     first, second = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
     theirs = ProfileFactory(club=club_b)
     payload = {"profile_ids": [first.pk, second.pk]}
-    assert api(club_a, *WRITE).post("/api/v1/merges", payload, content_type="application/json").status_code == 403
-    other = api(club_b, "merges:write")
+    assert api_for(club_a, *WRITE).post("/api/v1/merges", payload, content_type="application/json").status_code == 403
+    other = api_for(club_b, "merges:write")
     crossed = other.post("/api/v1/merges", {"profile_ids": [theirs.pk, first.pk]}, content_type="application/json")
     assert crossed.status_code == 404 and not MergeRecord.objects.for_club(club_b).exists()
-    client = api(club_a, "merges:write")
+    client = api_for(club_a, "merges:write")
     merged = client.post("/api/v1/merges", payload, content_type="application/json")
     assert merged.status_code == 201
     merge_id = merged.json()["id"]
@@ -98,9 +90,9 @@ def test_suggestions_are_listed_and_decided_in_the_club(club_a, club_b):
     suggestion = MergeSuggestion.objects.create(
         club=club_a, profile_a=first, profile_b=second, score=0.7, evidence={"name": {"result": "similar"}}
     )
-    assert api(club_b, "merges:write", "profiles:read").get("/api/v1/merge-suggestions").json() == []
-    assert api(club_b, "merges:write").post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").status_code == 404
-    client = api(club_a, "merges:write", "profiles:read")
+    assert api_for(club_b, "merges:write", "profiles:read").get("/api/v1/merge-suggestions").json() == []
+    assert api_for(club_b, "merges:write").post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").status_code == 404
+    client = api_for(club_a, "merges:write", "profiles:read")
     assert [row["id"] for row in client.get("/api/v1/merge-suggestions").json()] == [suggestion.pk]
     assert client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").json()["status"] == "rejected"
     again = client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/accept")
@@ -109,7 +101,7 @@ def test_suggestions_are_listed_and_decided_in_the_club(club_a, club_b):
 
 
 def test_tags_of_another_club_are_not_listed(club_a, club_b, profile_a):
-    api(club_a, *WRITE).post(
+    api_for(club_a, *WRITE).post(
         "/api/v1/tags/add", {"tag": "vip", "profile_ids": [profile_a.pk]}, content_type="application/json"
     )
-    assert api(club_b).get("/api/v1/tags").json() == []
+    assert api_for(club_b).get("/api/v1/tags").json() == []

@@ -8,18 +8,10 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from crm.models import ApiKey, AuditLog, CustomerProfile, Role
-from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.services.api_keys import api_key_revoke
 from tests.conftest import staff_in
 from tests.factories import ActivityFactory, ProfileFactory
-
-
-def key_for(club, *scopes, **options) -> str:
-    _, value = api_key_create(club=club, name="test", scopes=scopes or ["profiles:read"], actor=None, **options)
-    return value
-
-
-def api(value: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Api-Key {value}")
+from tests.factories.api import api, key_for
 
 
 def test_a_key_reads_its_clubs_profiles(club_a, profile_a):
