@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from crm.graph.view import GraphQLApiView, graphql_sdl
 from crm.views import healthz
 
 # Staff sign in through allauth (rate limits, MFA), never through the admin's own login form.
@@ -18,6 +19,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_swagger"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/schema/graphql", graphql_sdl, name="graphql_sdl"),
+    path("graphql/", GraphQLApiView.as_view(), name="graphql"),
     path("healthz", healthz, name="healthz"),
     path("", include("crm.urls")),
 ]

@@ -1,12 +1,14 @@
-"""Reads shared by pages, admin and (later) the API. Every function takes the club explicitly."""
+"""Reads shared by pages, admin, the REST API and GraphQL. Every function takes the club explicitly."""
 
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Q
@@ -73,6 +75,9 @@ class ProfileFilters:
 
     search: str = ""
     status: str = ""  # a MembershipStatus value, STATUS_NONE, or "" for any
+    tier: str = ""  # exact membership tier
+    tag: str = ""  # exact tag name
+    updated_since: datetime | None = None  # integrations syncing changes
 
     @classmethod
     def from_query(cls, query) -> "ProfileFilters":
@@ -109,6 +114,12 @@ def profile_filtered_queryset(*, club, filters: ProfileFilters):
         queryset = queryset.filter(membership_status="")
     elif filters.status:
         queryset = queryset.filter(membership_status=filters.status)
+    if filters.tier:
+        queryset = queryset.filter(membership_tier=filters.tier)
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag)
+    if filters.updated_since:
+        queryset = queryset.filter(updated_at__gte=filters.updated_since)
     return queryset
 
 
@@ -144,18 +155,50 @@ class InvalidCursor(ValueError):
     pass
 
 
-def _encode_cursor(activity: Activity) -> str:
-    raw = f"{activity.occurred_at.isoformat()}|{activity.pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list
+    next_cursor: str | None
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+def keyset_page(queryset, *, ordering: tuple[str, ...], cursor: str | None, limit: int) -> KeysetPage:
+    """One page after `cursor` in `ordering` (which must end in a unique field, e.g. "-id").
+
+    The cursor is the last row's ordering values, so the next page is an index range scan from
+    there: page 1,000 costs what page 1 does, rows inserted meanwhile never shift a page, and
+    there is no OFFSET and no COUNT(*). Raises InvalidCursor for a cursor this ordering didn't make.
+    """
+    fields = [name.lstrip("-") for name in ordering]
+    if cursor:
+        values = _decode_keyset_cursor(cursor, queryset.model, fields)
+        after = Q()
+        for position, name in enumerate(fields):
+            step = Q(**{f"{name}__{'lt' if ordering[position].startswith('-') else 'gt'}": values[position]})
+            for earlier, value in zip(fields[:position], values[:position], strict=True):
+                step &= Q(**{earlier: value})
+            after |= step
+        queryset = queryset.filter(after)
+    rows = list(queryset.order_by(*ordering)[: limit + 1])
+    next_cursor = keyset_cursor(rows[limit - 1], ordering=ordering) if len(rows) > limit else None
+    return KeysetPage(rows[:limit], next_cursor)
+
+
+def keyset_cursor(row, *, ordering: tuple[str, ...]) -> str:
+    """The cursor that continues `keyset_page` right after `row`."""
+    values = [getattr(row, "pk" if name == "-id" or name == "id" else name.lstrip("-")) for name in ordering]
+    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value for value in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_keyset_cursor(cursor: str, model, fields: list[str]) -> list:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        occurred_at, pk = base64.urlsafe_b64decode(padded).decode().split("|")
-        return datetime.fromisoformat(occurred_at), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidCursor("That timeline cursor is not valid.") from error
+        values = json.loads(base64.urlsafe_b64decode(padded).decode())
+        if not isinstance(values, list) or len(values) != len(fields):
+            raise ValueError("wrong shape")
+        return [model._meta.get_field(name).to_python(value) for name, value in zip(fields, values, strict=True)]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, ValidationError) as error:
+        raise InvalidCursor("That cursor is not valid for this list; start again without one.") from error
 
 
 def profile_timeline(
@@ -182,12 +225,8 @@ def profile_timeline(
         queryset = queryset.filter(occurred_at__gte=since)
     if until:
         queryset = queryset.filter(occurred_at__lt=until)
-    if cursor:
-        occurred_at, pk = _decode_cursor(cursor)
-        queryset = queryset.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, pk__lt=pk))
-    rows = list(queryset.order_by("-occurred_at", "-pk")[: limit + 1])
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return TimelinePage(rows[:limit], next_cursor)
+    page = keyset_page(queryset, ordering=("-occurred_at", "-id"), cursor=cursor, limit=limit)
+    return TimelinePage(page.rows, page.next_cursor)
 
 
 def activity_amount_note(activity: Activity, *, currency: str) -> str:
@@ -280,7 +319,7 @@ def profile_search(queryset, *, search: str, club):
     every_word = Q()
     for word in search.split(" "):
         every_word &= _starts_a_name_word(word)
-    return queryset.filter(Q(member_number__iexact=search) | every_word)
+    return queryset.filter(Q(member_number__istartswith=search) | every_word)
 
 
 # Words as PostgreSQL's parser splits names: "O'Brien" is o + brien, "Jones-Smith" jones + smith.
@@ -293,8 +332,8 @@ def profile_search_document():
     return SearchVector("first_name", "last_name", "member_number", config="simple")
 
 
-# Characters that start a new word inside a name: "van der Merwe", "Jones-Smith".
-NAME_WORD_SEPARATORS = (" ", "-")
+# Characters that start a new word inside a name: "van der Merwe", "Jones-Smith", "O'Brien".
+NAME_WORD_SEPARATORS = (" ", "-", "'")
 
 
 def _starts_a_name_word(word: str) -> Q:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "graphene_django",
     "crm",
     "marketing",
     "social",
@@ -197,6 +198,10 @@ API_THROTTLE_RATES = {
     "key": env("API_RATE_PER_KEY", default="600/min"),
     "club": env("API_RATE_PER_CLUB", default="3000/min"),
 }
+# GraphQL (/graphql/): the schema for `manage.py graphql_schema`, and how deep a query may nest.
+# The deepest useful query (profiles { edges { node { recentActivities { id } } } }) nests 4 levels.
+GRAPHENE = {"SCHEMA": "crm.graph.schema.schema"}
+GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
 # Inbound event pushes: 1,000 events of a few hundred bytes each fit comfortably.
 EVENTS_MAX_BODY_BYTES = env.int("EVENTS_MAX_BODY_BYTES", default=4 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES + 1024 * 1024

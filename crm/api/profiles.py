@@ -1,5 +1,7 @@
 """Profiles over REST: list/search, the 360 read, staff-field updates, the timeline (SPEC 14)."""
 
+from dataclasses import replace
+
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
@@ -122,15 +124,24 @@ class ProfileListView(ClubApiView):
         responses={200: ProfileSerializer(many=True), **errors(400, 401, 403, 429)},
     )
     def get(self, request):
-        filters = ProfileFilters.from_query(request.query_params)
+        params = request.query_params
+        try:
+            since = params.get("updated_since")
+            updated_since = serializers.DateTimeField().to_internal_value(since) if since else None
+        except serializers.ValidationError as error:
+            raise ApiError(
+                status_code=400,
+                code="invalid",
+                message="The request is not valid.",
+                details={"fields": {"updated_since": error.detail}},
+            ) from error
+        filters = replace(
+            ProfileFilters.from_query(params),
+            tier=params.get("tier", ""),
+            tag=params.get("tag", ""),
+            updated_since=updated_since,
+        )
         queryset = _profiles(self.club, filters)
-        if tier := request.query_params.get("tier"):
-            queryset = queryset.filter(membership_tier=tier)
-        if tag := request.query_params.get("tag"):
-            queryset = queryset.filter(tags__name=tag)
-        if since := request.query_params.get("updated_since"):
-            parsed = serializers.DateTimeField().to_internal_value(since)
-            queryset = queryset.filter(updated_at__gte=parsed)
         ordering = request.query_params.get("ordering", "-updated_at")
         if ordering not in ORDERINGS:
             raise ApiError(

@@ -1,0 +1,72 @@
+"""POST /graphql/: the GraphQL endpoint behind the REST API's doors (keys, sessions, scopes, throttles).
+
+DRF authenticates and throttles exactly as for REST (one error body for 401/403/429), then hands
+the request to graphene's view. Everything the endpoint exposes is profile data, so any call needs
+`profiles:read`; mutations check `profiles:write` themselves. Queries deeper than
+`GRAPHQL_MAX_DEPTH` are refused before they run.
+"""
+
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse
+from graphene_django.views import GraphQLView
+from graphql import GraphQLError, specified_rules
+
+from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.graph.schema import schema
+from crm.graph.validation import depth_limit_rule
+from crm.models import ApiScope
+
+logger = logging.getLogger(__name__)
+
+
+class ClubGraphQLView(GraphQLView):
+    def dispatch(self, request, *args, **kwargs):
+        # graphql-core replaces its standard rules with the ones given, so pass them along.
+        self.validation_rules = (*specified_rules, depth_limit_rule(settings.GRAPHQL_MAX_DEPTH))
+        return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def format_error(error):
+        original = getattr(error, "original_error", None)
+        if original is not None and not isinstance(original, GraphQLError):
+            # A bug, not a caller's mistake: log it, and don't show internals to the caller.
+            logger.error("GraphQL resolver failed at %s", getattr(error, "path", None), exc_info=original)
+            return {
+                "message": "Something went wrong on our side; it has been logged.",
+                "locations": [location._asdict() for location in error.locations or ()],
+                "path": error.path,
+                "extensions": {"code": "internal_error", "details": {}},
+            }
+        formatted = GraphQLView.format_error(error)
+        # Syntax, validation and depth errors carry no code of their own.
+        formatted.setdefault("extensions", {}).setdefault("code", "invalid_query")
+        formatted["extensions"].setdefault("details", {})
+        return formatted
+
+
+execute_graphql = ClubGraphQLView.as_view(schema=schema)
+
+
+class GraphQLApiView(ClubApiView):
+    schema = None  # documented by its own SDL (GET /api/schema/graphql), not in the OpenAPI file
+    read_scope = write_scope = ApiScope.PROFILES_READ
+
+    def get(self, request):
+        return self._execute(request)
+
+    def post(self, request):
+        return self._execute(request)
+
+    def _execute(self, request):
+        django_request = request._request
+        django_request.api_scopes = request_scopes(request)
+        django_request.api_key = request.auth if hasattr(request.auth, "prefix") else None
+        django_request.api_actor = request_actor(request)
+        return execute_graphql(django_request)
+
+
+def graphql_sdl(request):
+    """The GraphQL schema in SDL, public like the OpenAPI file: for codegen and for reading."""
+    return HttpResponse(str(schema), content_type="text/plain; charset=utf-8")
