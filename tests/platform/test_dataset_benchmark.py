@@ -127,3 +127,34 @@ def test_dataset_refuses_anything_but_postgresql(tmp_path):
     assert result.returncode != 0
     assert "PostgreSQL" in result.stderr
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_api_benchmark_measures_every_row_on_a_built_club(tmp_path):
+    built, _ = build("--seed", "5", tmp_path=tmp_path)
+    assert built.returncode == 0, built.stderr[-3000:]
+    output = tmp_path / "api.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/api.py", "--club", "bench-test", "--requests", "40", "--long-timeline", "15"]
+        + ["--json", str(output)],
+        cwd=PROJECT_ROOT,
+        env=child_environment(DATABASE_URL=database_url_for_children()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    rows = {row["row"].split(":")[0]: row for row in figures["rows"]}
+    assert {"baseline", "profile 360, REST", "profile 360, GraphQL", "search by full name", "search by email"} <= set(
+        rows
+    )
+    assert all(row["requests"] >= 10 and 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"] for row in rows.values())
+    assert rows["baseline"]["p95_vs_baseline"] == 1.0
+    assert "p95 ms" in result.stdout and "profile 360, GraphQL" in result.stdout
+    assert figures["profiles"] == PROFILES and figures["activities"] == ACTIVITIES
+    # The benchmark's key is revoked afterwards: it leaves no way in behind.
+    from crm.models import ApiKey
+
+    assert not ApiKey.objects.for_club(Club.objects.get(slug="bench-test")).filter(revoked_at__isnull=True).exists()
