@@ -187,3 +187,16 @@ def test_a_club_over_its_rate_is_throttled_across_keys_but_other_clubs_are_not(c
     statuses = [client.get("/api/v1/me").status_code for client in (first, second, first, second, first)]
     assert statuses == [200, 200, 200, 200, 429]
     assert api(key_for(club_b)).get("/api/v1/me").status_code == 200
+
+
+def test_updated_since_lists_only_changed_profiles_and_rejects_a_bad_date(club_a, profile_a):
+    CustomerProfile.objects.for_club(club_a).filter(pk=profile_a.pk).update(updated_at=timezone.now() - timedelta(days=3))
+    fresh = ProfileFactory(club=club_a)
+    client = api(key_for(club_a))
+    since = (timezone.now() - timedelta(days=1)).isoformat()
+    assert [row["id"] for row in client.get("/api/v1/profiles", {"updated_since": since}).json()["results"]] == [
+        fresh.pk
+    ]
+    response = client.get("/api/v1/profiles", {"updated_since": "last tuesday"})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]["fields"]) == ["updated_since"]
