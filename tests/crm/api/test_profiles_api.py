@@ -190,7 +190,8 @@ def test_a_club_over_its_rate_is_throttled_across_keys_but_other_clubs_are_not(c
 
 
 def test_updated_since_lists_only_changed_profiles_and_rejects_a_bad_date(club_a, profile_a):
-    CustomerProfile.objects.for_club(club_a).filter(pk=profile_a.pk).update(updated_at=timezone.now() - timedelta(days=3))
+    three_days_ago = timezone.now() - timedelta(days=3)
+    CustomerProfile.objects.for_club(club_a).filter(pk=profile_a.pk).update(updated_at=three_days_ago)
     fresh = ProfileFactory(club=club_a)
     client = api(key_for(club_a))
     since = (timezone.now() - timedelta(days=1)).isoformat()
