@@ -248,7 +248,9 @@ class ProfileTimelineView(ClubApiView):
         responses={200: TimelinePageSerializer, **errors(400, 401, 403, 404, 429)},
     )
     def get(self, request, profile_id: int):
-        profile = get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club), self.club, pk=profile_id)
+        profile = get_object_in_club_or_404(
+            CustomerProfile.objects.for_club(self.club).only("id", "club_id"), self.club, pk=profile_id
+        )
         params = request.query_params
         try:
             limit = min(max(int(params.get("limit", 50)), 1), 200)

@@ -109,7 +109,20 @@ def _largest_first(info, field_nodes: list[FieldNode], field_name: str) -> int:
     return min(max(sizes), NESTED_LIST_MAX)
 
 
-def _with_selected_relations(queryset, info, club, *path: str):
+def _latest_notes(club):
+    return Note.objects.for_club(club).select_related("author").order_by("-is_pinned", "-created_at", "-id")
+
+
+def _latest_activities(club):
+    return Activity.objects.for_club(club).order_by("-occurred_at", "-id")
+
+
+def _with_selected_relations(queryset, info, club, *path: str, many: bool):
+    """Prefetch what the query selects under the profiles at `path`.
+
+    For one profile, its latest notes and activities are left to their resolvers: a plain
+    LIMIT on the timeline index is cheaper than the per-profile window a sliced prefetch uses.
+    """
     selected = _selected(info, *path)
     if "identifiers" in selected:
         queryset = queryset.prefetch_related(
@@ -117,15 +130,15 @@ def _with_selected_relations(queryset, info, club, *path: str):
         )
     if "tags" in selected:
         queryset = queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.for_club(club).only("id", "name")))
-    if "notes" in selected:
+    if many and "notes" in selected:
         latest = _largest_first(info, selected["notes"], "notes")
-        notes = Note.objects.for_club(club).select_related("author").order_by("-is_pinned", "-created_at", "-id")
-        queryset = queryset.prefetch_related(Prefetch("notes", queryset=notes[:latest], to_attr="latest_notes"))
-    if "recentActivities" in selected:
-        latest = _largest_first(info, selected["recentActivities"], "recentActivities")
-        activities = Activity.objects.for_club(club).order_by("-occurred_at", "-id")
         queryset = queryset.prefetch_related(
-            Prefetch("activities", queryset=activities[:latest], to_attr="latest_activities")
+            Prefetch("notes", queryset=_latest_notes(club)[:latest], to_attr="latest_notes")
+        )
+    if many and "recentActivities" in selected:
+        latest = _largest_first(info, selected["recentActivities"], "recentActivities")
+        queryset = queryset.prefetch_related(
+            Prefetch("activities", queryset=_latest_activities(club)[:latest], to_attr="latest_activities")
         )
     return queryset
 
@@ -209,13 +222,13 @@ class ProfileType(DjangoObjectType):
         first = _bounded(first, "first", maximum=NESTED_LIST_MAX)
         if hasattr(profile, "latest_notes"):
             return profile.latest_notes[:first]
-        return list(profile.notes.select_related("author").order_by("-is_pinned", "-created_at", "-id")[:first])
+        return list(_latest_notes(info.context.club).filter(profile=profile)[:first])
 
     def resolve_recent_activities(profile, info, first):
         first = _bounded(first, "first", maximum=NESTED_LIST_MAX)
         if hasattr(profile, "latest_activities"):
             return profile.latest_activities[:first]
-        return list(profile.activities.order_by("-occurred_at", "-id")[:first])
+        return list(_latest_activities(info.context.club).filter(profile=profile)[:first])
 
     def resolve_scores(profile, info):
         return ScoresType(
@@ -300,7 +313,7 @@ class Query(graphene.ObjectType):
     def resolve_profile(root, info, id):
         club = info.context.club
         queryset = profile_filtered_queryset(club=club, filters=ProfileFilters())
-        return _with_selected_relations(queryset, info, club).filter(pk=_parse_id(id, "id")).first()
+        return _with_selected_relations(queryset, info, club, many=False).filter(pk=_parse_id(id, "id")).first()
 
     def resolve_profiles(root, info, order_by, first, after=None, search="", status="", tier="", tag="", **rest):
         club = info.context.club
@@ -315,7 +328,7 @@ class Query(graphene.ObjectType):
             updated_since=rest.get("updated_since"),
         )
         queryset = _with_selected_relations(
-            profile_filtered_queryset(club=club, filters=filters), info, club, "edges", "node"
+            profile_filtered_queryset(club=club, filters=filters), info, club, "edges", "node", many=True
         )
         ordering = PROFILE_ORDERINGS[getattr(order_by, "value", order_by)]
         try:

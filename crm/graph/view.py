@@ -7,11 +7,21 @@ the request to graphene's view. Everything the endpoint exposes is profile data,
 """
 
 import logging
+from functools import lru_cache
 
 from django.conf import settings
-from django.http import HttpResponse
-from graphene_django.views import GraphQLView
-from graphql import GraphQLError, specified_rules
+from django.http import HttpResponse, HttpResponseNotAllowed
+from graphene_django.views import GraphQLView, HttpError
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
 
 from crm.api.auth import ClubApiView, request_actor, request_scopes
 from crm.graph.schema import schema
@@ -20,12 +30,48 @@ from crm.models import ApiScope
 
 logger = logging.getLogger(__name__)
 
+# Integrations send the same few query texts over and over; parsing and validating one costs
+# more than running it. Only short texts are kept, so the cache stays small whatever is sent.
+CACHED_QUERY_MAX_CHARS = 10_000
+
+
+@lru_cache(maxsize=512)
+def _checked_document(query: str, max_depth: int):
+    """(document, errors) for a query text: parsed, then validated against the schema and depth."""
+    try:
+        document = parse(query)
+    except GraphQLError as error:
+        return None, (error,)
+    rules = (*specified_rules, depth_limit_rule(max_depth))
+    return document, tuple(validate(schema.graphql_schema, document, rules))
+
+
+def checked_document(query: str):
+    if len(query) > CACHED_QUERY_MAX_CHARS:
+        return _checked_document.__wrapped__(query, settings.GRAPHQL_MAX_DEPTH)
+    return _checked_document(query, settings.GRAPHQL_MAX_DEPTH)
+
 
 class ClubGraphQLView(GraphQLView):
-    def dispatch(self, request, *args, **kwargs):
-        # graphql-core replaces its standard rules with the ones given, so pass them along.
-        self.validation_rules = (*specified_rules, depth_limit_rule(settings.GRAPHQL_MAX_DEPTH))
-        return super().dispatch(request, *args, **kwargs)
+    def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
+        if not query:
+            return super().execute_graphql_request(request, data, query, variables, operation_name)
+        document, errors = checked_document(query)
+        if errors:
+            return ExecutionResult(data=None, errors=list(errors))
+        operation = get_operation_ast(document, operation_name)
+        if request.method == "GET" and operation is not None and operation.operation != OperationType.QUERY:
+            raise HttpError(HttpResponseNotAllowed(["POST"], "Mutations need a POST request."))
+        try:
+            return execute(
+                schema.graphql_schema,
+                document,
+                context_value=request,
+                variable_values=variables,
+                operation_name=operation_name,
+            )
+        except Exception as error:  # e.g. variables of the wrong shape, before any resolver runs
+            return ExecutionResult(errors=[error])
 
     @staticmethod
     def format_error(error):

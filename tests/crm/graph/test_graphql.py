@@ -345,3 +345,12 @@ def test_the_sdl_is_published_for_codegen(client):
     assert response.status_code == 200
     assert "profile(id: ID!): Profile" in response.content.decode()
     assert "tagProfiles(" in response.content.decode()
+
+
+def test_queries_also_run_over_get_but_mutations_need_post(club_a, anna):
+    client = api_for(club_a, READ, WRITE)
+    response = client.get("/graphql/", {"query": "{ me { club { slug } } }"})
+    assert response.status_code == 200 and response.json()["data"]["me"]["club"]["slug"] == "alpha"
+    response = client.get("/graphql/", {"query": 'mutation { addNote(profileId: 1, body: "x") { note { id } } }'})
+    assert response.status_code == 405
+    assert Note.objects.for_club(club_a).count() == 3
