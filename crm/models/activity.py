@@ -18,7 +18,12 @@ class Activity(ClubScopedModel):
     `type` is namespaced (`membership.renewed`, `round.completed`, `message.opened`).
     """
 
-    profile = models.ForeignKey("crm.CustomerProfile", on_delete=models.CASCADE, related_name="activities")
+    profile = models.ForeignKey(
+        "crm.CustomerProfile",
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,  # activity_timeline leads with the profile
+    )
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=12, choices=ActivitySource.choices)
     type = models.CharField(max_length=60)
@@ -38,8 +43,10 @@ class Activity(ClubScopedModel):
     class Meta:
         verbose_name_plural = "activities"
         indexes = [
-            # The timeline: one profile, newest first, keyset-paginated on (occurred_at, id).
-            models.Index(fields=["club", "profile", "-occurred_at", "-id"], name="activity_timeline"),
+            # The timeline: one profile, newest first, keyset-paginated on (occurred_at, id). Led by
+            # the profile (which implies the club) and the only index on it, so PostgreSQL can't
+            # prefer a bare profile_id index and sort a long timeline to read its first page.
+            models.Index(fields=["profile", "-occurred_at", "-id"], name="activity_timeline"),
             # Segment conditions: "at least N round.completed in the last 30 days".
             models.Index(fields=["club", "type", "occurred_at"], name="activity_club_type_time"),
         ]

@@ -201,3 +201,38 @@ def test_updated_since_lists_only_changed_profiles_and_rejects_a_bad_date(club_a
     response = client.get("/api/v1/profiles", {"updated_since": "last tuesday"})
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]["fields"]) == ["updated_since"]
+
+
+def test_detail_and_timeline_reads_cost_the_same_however_much_a_profile_has(club_a, profile_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import IdentifierFactory
+
+    busy = ProfileFactory(club=club_a)
+    for number in range(8):
+        IdentifierFactory(profile=busy, kind="email", value=f"busy{number}@alpha.test")
+    ActivityFactory.create_batch(60, profile=busy)
+    client = api(key_for(club_a))
+    client.get("/api/v1/me")  # stamps the key's last use, which later reads skip
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    for url in ("/api/v1/profiles/{}", "/api/v1/profiles/{}/timeline"):
+        assert queries(url.format(busy.pk)) == queries(url.format(profile_a.pk)) <= 4, url
+
+
+def test_timeline_pages_keep_entries_that_share_a_timestamp(club_a, profile_a):
+    at = timezone.now() - timedelta(days=2)
+    same = {ActivityFactory(profile=profile_a, occurred_at=at).pk for _ in range(5)}
+    client, seen, cursor = api(key_for(club_a)), [], ""
+    while True:
+        page = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline", {"limit": 2, "cursor": cursor}).json()
+        seen += [row["id"] for row in page["results"]]
+        if not page["next_cursor"]:
+            break
+        cursor = page["next_cursor"]
+    assert sorted(seen) == sorted(same) and len(seen) == 5
