@@ -207,7 +207,7 @@ def _decode_keyset_cursor(cursor: str, model, fields: list[str]) -> list:
 def profile_timeline(
     *,
     club,
-    profile,
+    profile,  # a profile or its id
     cursor: str | None = None,
     limit: int = 50,
     sources: list[str] | None = None,

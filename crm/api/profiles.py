@@ -248,9 +248,6 @@ class ProfileTimelineView(ClubApiView):
         responses={200: TimelinePageSerializer, **errors(400, 401, 403, 404, 429)},
     )
     def get(self, request, profile_id: int):
-        profile = get_object_in_club_or_404(
-            CustomerProfile.objects.for_club(self.club).only("id", "club_id"), self.club, pk=profile_id
-        )
         params = request.query_params
         try:
             limit = min(max(int(params.get("limit", 50)), 1), 200)
@@ -258,7 +255,7 @@ class ProfileTimelineView(ClubApiView):
             until = serializers.DateTimeField().to_internal_value(params["until"]) if params.get("until") else None
             page = profile_timeline(
                 club=self.club,
-                profile=profile,
+                profile=profile_id,
                 cursor=params.get("cursor") or None,
                 limit=limit,
                 sources=params.getlist("source") or None,
@@ -268,6 +265,8 @@ class ProfileTimelineView(ClubApiView):
             )
         except (InvalidCursor, ValueError) as error:
             raise ApiError(status_code=400, code="invalid_parameter", message=str(error)) from error
+        if not page.activities:  # the club's own entries were read: only an empty page can mean "not yours"
+            get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club).only("id"), self.club, pk=profile_id)
         return Response(
             {"next_cursor": page.next_cursor, "results": ActivitySerializer(page.activities, many=True).data}
         )

@@ -213,6 +213,7 @@ def test_detail_and_timeline_reads_cost_the_same_however_much_a_profile_has(club
     for number in range(8):
         IdentifierFactory(profile=busy, kind="email", value=f"busy{number}@alpha.test")
     ActivityFactory.create_batch(60, profile=busy)
+    ActivityFactory(profile=profile_a)
     client = api(key_for(club_a))
     client.get("/api/v1/me")  # stamps the key's last use, which later reads skip
 
