@@ -315,9 +315,14 @@ def profile_search(queryset, *, search: str, club):
         return queryset.none()
     if connection.vendor == "postgresql":
         prefixes = " & ".join(f"{word}:*" for word in words)
-        return queryset.annotate(search_document=profile_search_document()).filter(
-            search_document=SearchQuery(prefixes, config="simple", search_type="raw")
-        )
+        matches = Q(search_document=SearchQuery(prefixes, config="simple", search_type="raw"))
+        if any(ch.isdigit() for ch in search):
+            # The parser splits "M-777" into "m" and "-777", so a whole member number is also
+            # matched as typed (ids first, so the OR doesn't turn the search into a scan).
+            numbered = CustomerProfile.objects.for_club(club).filter(member_number__in={search, search.upper()})
+            if holders := list(numbered.values_list("pk", flat=True)[:100]):
+                matches |= Q(pk__in=holders)
+        return queryset.annotate(search_document=profile_search_document()).filter(matches)
     every_word = Q()
     for word in search.split(" "):
         every_word &= _starts_a_name_word(word)
