@@ -19,7 +19,7 @@ Warm cache: before measuring, the tables and indexes these reads touch are read 
 operating system's cache with pg_prewarm (about 9 GB at 1M/20M, on a 24 GB machine), as a
 serving database's working set is; `--no-prewarm` measures whatever happens to be cached.
 
-Throttle rates are lifted for the run (the counters are still kept, per second), and DEBUG is
+Throttle rates are lifted for the run (the counters are still kept), and DEBUG is
 off so Django doesn't keep every SQL statement in memory.
 """
 
@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DJANGO_DEBUG"] = "false"
-# Throttles stay on, with a one-second window: DRF keeps each window's request times in the cache,
-# so a per-minute rate this high would grow that list (and every request's cost) without bound.
+# Throttles stay on (their counters are still kept in Redis), at a rate the run never reaches.
 os.environ["API_RATE_PER_KEY"] = os.environ["API_RATE_PER_CLUB"] = "100000/s"
 os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
 

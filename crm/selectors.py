@@ -188,7 +188,11 @@ def keyset_page(queryset, *, ordering: tuple[str, ...], cursor: str | None, limi
 
 def keyset_cursor(row, *, ordering: tuple[str, ...]) -> str:
     """The cursor that continues `keyset_page` right after `row`."""
-    values = [getattr(row, "pk" if name == "-id" or name == "id" else name.lstrip("-")) for name in ordering]
+    names = [name.lstrip("-") for name in ordering]
+    if isinstance(row, dict):  # a .values() row
+        values = [row[name] for name in names]
+    else:
+        values = [getattr(row, "pk" if name == "id" else name) for name in names]
     raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value for value in values])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -214,10 +218,12 @@ def profile_timeline(
     types: list[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    as_rows: tuple[str, ...] | None = None,
 ) -> TimelinePage:
     """Newest first, keyset-paginated on (occurred_at, id) so page 1,000 costs what page 1 does.
 
-    Walks the `activity_timeline` index; no OFFSET and no COUNT(*).
+    Walks the `activity_timeline` index; no OFFSET and no COUNT(*). `as_rows` names fields to
+    return as dicts instead of model instances: the API's pages need no more and build faster.
     """
     queryset = Activity.objects.for_club(club).filter(profile=profile)
     if sources:
@@ -228,6 +234,8 @@ def profile_timeline(
         queryset = queryset.filter(occurred_at__gte=since)
     if until:
         queryset = queryset.filter(occurred_at__lt=until)
+    if as_rows:
+        queryset = queryset.values(*as_rows)
     page = keyset_page(queryset, ordering=("-occurred_at", "-id"), cursor=cursor, limit=limit)
     return TimelinePage(page.rows, page.next_cursor)
 

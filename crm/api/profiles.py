@@ -256,6 +256,7 @@ class ProfileTimelineView(ClubApiView):
             page = profile_timeline(
                 club=self.club,
                 profile=profile_id,
+                as_rows=ActivitySerializer.Meta.fields,
                 cursor=params.get("cursor") or None,
                 limit=limit,
                 sources=params.getlist("source") or None,

@@ -237,3 +237,18 @@ def test_timeline_pages_keep_entries_that_share_a_timestamp(club_a, profile_a):
             break
         cursor = page["next_cursor"]
     assert sorted(seen) == sorted(same) and len(seen) == 5
+
+
+@override_settings(API_THROTTLE_RATES={"key": "2/s", "club": "1000/min"})
+def test_a_throttled_key_is_let_in_again_when_its_window_ends(club_a):
+    import time
+
+    from django.core.cache import cache
+
+    cache.clear()
+    client = api(key_for(club_a))
+    assert [client.get("/api/v1/me").status_code for _ in range(3)] == [200, 200, 429]
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 429 and 0 <= float(refused["Retry-After"]) <= 1
+    time.sleep(1.1)
+    assert client.get("/api/v1/me").status_code == 200
