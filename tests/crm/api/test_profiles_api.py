@@ -252,3 +252,17 @@ def test_a_throttled_key_is_let_in_again_when_its_window_ends(club_a):
     assert refused.status_code == 429 and 0 <= float(refused["Retry-After"]) <= 1
     time.sleep(1.1)
     assert client.get("/api/v1/me").status_code == 200
+
+
+def test_timeline_pages_render_value_rows_exactly_as_the_model_serializer_would(club_a, profile_a):
+    from decimal import Decimal
+
+    from crm.api.profiles import ActivitySerializer
+    from crm.models import Activity
+
+    ActivityFactory(profile=profile_a, amount=Decimal("1250.5"), properties={"course": "North", "holes": 18})
+    ActivityFactory(profile=profile_a, summary="Opened ‘Spring Open’", properties={})
+    served = api(key_for(club_a)).get(f"/api/v1/profiles/{profile_a.pk}/timeline").json()["results"]
+    models = Activity.objects.for_club(club_a).filter(profile=profile_a).order_by("-occurred_at", "-id")
+    assert served == [dict(row) for row in ActivitySerializer(models, many=True).data]
+    assert served[1]["amount"] == "1250.50"
