@@ -1,0 +1,64 @@
+"""Segments (SPEC 8): saved rules or hand-picked lists, with their membership materialised."""
+
+from django.conf import settings
+from django.db import models
+
+from crm.tenancy import ClubScopedModel
+
+
+class SegmentKind(models.TextChoices):
+    DYNAMIC = "dynamic", "Dynamic (rules)"
+    STATIC = "static", "Static (hand-picked)"
+
+
+class Segment(ClubScopedModel):
+    name = models.CharField(max_length=80)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=SegmentKind.choices, default=SegmentKind.DYNAMIC)
+    rule = models.JSONField(null=True, blank=True, help_text="The rule tree (dynamic segments); see the grammar.")
+    member_count = models.PositiveIntegerField(default=0)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_refresh_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["club", "name"], name="uniq_segment_club_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class SegmentMember(ClubScopedModel):
+    """Who is in a segment now; a refresh changes only the difference."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    profile = models.ForeignKey("crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", db_index=False)
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "profile"], name="uniq_segment_member")]
+        indexes = [models.Index(fields=["profile"], name="segment_member_profile")]  # "which segments is X in"
+
+
+class SegmentChangeKind(models.TextChoices):
+    ENTERED = "entered", "Entered"
+    EXITED = "exited", "Exited"
+
+
+class SegmentChange(ClubScopedModel):
+    """A profile entering or leaving a segment, with when: what journeys trigger on."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes", db_index=False)
+    profile = models.ForeignKey("crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", db_index=False)
+    change = models.CharField(max_length=8, choices=SegmentChangeKind.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["segment", "-at"], name="segment_change_by_time"),
+            models.Index(fields=["profile"], name="segment_change_profile"),
+        ]

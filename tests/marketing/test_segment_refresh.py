@@ -1,0 +1,119 @@
+"""Materialised segment membership: a refresh applies only the difference and records who entered
+and who left, in a fixed number of statements; concurrent refreshes don't duplicate members."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from crm.errors import CrmError
+from crm.models import CustomerProfile
+from marketing.models import Segment, SegmentChange, SegmentKind, SegmentMember
+from marketing.services.segments import segment_refresh
+from tests.factories import ProfileFactory
+
+GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
+
+
+def members(segment) -> set[int]:
+    return set(
+        SegmentMember.objects.for_club(segment.club).filter(segment=segment).values_list("profile_id", flat=True)
+    )
+
+
+def changes(segment) -> list[tuple[int, str]]:
+    rows = SegmentChange.objects.for_club(segment.club).filter(segment=segment).order_by("at", "change", "profile_id")
+    return list(rows.values_list("profile_id", "change"))
+
+
+@pytest.fixture
+def gold(club_a):
+    return Segment.objects.create(club=club_a, name="Gold members", rule=GOLD)
+
+
+def test_a_refresh_applies_only_the_difference_and_records_it(club_a, gold):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold")
+    bob = ProfileFactory(club=club_a, membership_tier="Silver")
+    first = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert (first.entered, first.exited, first.member_count) == (1, 0, 1)
+    assert members(gold) == {ann.pk} and changes(gold) == [(ann.pk, "entered")]
+
+    again = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 2, tzinfo=UTC))
+    assert (again.entered, again.exited) == (0, 0) and len(changes(gold)) == 1
+    entered_at = SegmentMember.objects.for_club(club_a).get(segment=gold).entered_at
+    assert entered_at == datetime(2026, 11, 1, tzinfo=UTC)  # staying in keeps the original entry time
+
+    CustomerProfile.objects.for_club(club_a).filter(pk=ann.pk).update(membership_tier="Silver")
+    CustomerProfile.objects.for_club(club_a).filter(pk=bob.pk).update(membership_tier="Gold")
+    swap = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 3, tzinfo=UTC))
+    assert (swap.entered, swap.exited, swap.member_count) == (1, 1, 1)
+    assert members(gold) == {bob.pk}
+    assert changes(gold)[1:] == [(bob.pk, "entered"), (ann.pk, "exited")]
+
+    gold.refresh_from_db()
+    assert gold.member_count == 1 and gold.last_refreshed_at == datetime(2026, 11, 3, tzinfo=UTC)
+    assert gold.last_refresh_ms is not None
+
+
+def test_merged_away_profiles_leave_the_segment(club_a, gold):
+    keep, gone = (
+        ProfileFactory(club=club_a, membership_tier="Gold"),
+        ProfileFactory(club=club_a, membership_tier="Gold"),
+    )
+    segment_refresh(club=club_a, segment=gold)
+    CustomerProfile.objects.for_club(club_a).filter(pk=gone.pk).update(merged_into=keep)
+    result = segment_refresh(club=club_a, segment=gold)
+    assert (result.exited, members(gold)) == (1, {keep.pk})
+
+
+def test_a_refresh_is_a_fixed_number_of_statements(club_a, gold):
+    def statements(people: int) -> int:
+        ProfileFactory.create_batch(people, club=club_a, membership_tier="Gold")
+        with CaptureQueriesContext(connection) as captured:
+            segment_refresh(club=club_a, segment=gold)
+        return len(captured)
+
+    assert statements(3) == statements(40)
+
+
+def test_segments_stay_in_their_club(club_a, club_b, gold):
+    ProfileFactory(club=club_b, membership_tier="Gold")
+    mine = ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold)
+    assert members(gold) == {mine.pk}
+    with pytest.raises(CrmError):
+        segment_refresh(club=club_b, segment=gold)
+
+
+def test_static_segments_are_not_refreshed(club_a):
+    hand_picked = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    with pytest.raises(CrmError, match="by hand"):
+        segment_refresh(club=club_a, segment=hand_picked)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; CI runs it there")
+def test_two_refreshes_at_once_record_each_newcomer_once(club_a):
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    people = {profile.pk for profile in ProfileFactory.create_batch(20, club=club_a, membership_tier="Gold")}
+    barrier, errors = threading.Barrier(2), []
+
+    def refresh():
+        try:
+            barrier.wait()
+            segment_refresh(club=club_a, segment=Segment.objects.for_club(club_a).get(pk=segment.pk))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert members(segment) == people
+    assert sorted(profile for profile, change in changes(segment) if change == "entered") == sorted(people)
