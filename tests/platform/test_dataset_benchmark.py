@@ -158,3 +158,28 @@ def test_api_benchmark_measures_every_row_on_a_built_club(tmp_path):
     from crm.models import ApiKey
 
     assert not ApiKey.objects.for_club(Club.objects.get(slug="bench-test")).filter(revoked_at__isnull=True).exists()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_segments_benchmark_checks_every_form_finds_the_same_people(tmp_path):
+    built, _ = build("--seed", "5", tmp_path=tmp_path)
+    assert built.returncode == 0, built.stderr[-3000:]
+    output = tmp_path / "segments.json"
+    result = subprocess.run(
+        [sys.executable, "benchmarks/segments.py", "--club", "bench-test", "--json", str(output)],
+        cwd=PROJECT_ROOT,
+        env=child_environment(DATABASE_URL=database_url_for_children()),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]  # a form finding another set exits non-zero
+    figures = json.loads(output.read_text())
+    labels = [row["row"] for row in figures["rows"]]
+    assert sum(label.startswith("hand-written") for label in labels) == 3
+    assert "segment refresh, nothing changed" in labels
+    assert min(row["vs_fastest_hand_written"] for row in figures["rows"]) == 1.0
+    from marketing.models import Segment
+
+    assert not Segment.objects.for_club(Club.objects.get(slug="bench-test")).exists()  # cleaned up

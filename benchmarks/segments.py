@@ -1,0 +1,180 @@
+#!/usr/bin/env python
+"""Segment refresh on a large club, against the fastest hand-written SQL for the same set.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairway_bench .venv/bin/python benchmarks/segments.py \\
+        [--club bench-large] [--json FILE]
+
+Reads the club benchmarks/dataset.py built. The segment: active members of three tiers who
+opted in to email, played at least 3 rounds in the last 90 days and opened no email in the last
+60 (five conditions, two on activities). Measured in one run, each after one unmeasured warm-up:
+
+- the hand-written query in three forms (correlated count, grouped IN … HAVING, EXISTS with a
+  LATERAL count), each as SELECT of the matching ids; the fastest is the baseline, and every
+  form must give the same set as the compiled rule (checked);
+- a full refresh into an empty segment (every match is a newcomer), then a steady-state refresh
+  (nothing changed: the diff is empty), both through `segment_refresh`.
+
+Incremental refresh for profiles touched by new events is not built yet; its row says so.
+The benchmark's segment is deleted afterwards.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DJANGO_DEBUG"] = "false"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from crm.models import Club  # noqa: E402
+from marketing.models import Segment  # noqa: E402
+from marketing.services.rules.compiler import rule_queryset  # noqa: E402
+from marketing.services.segments import segment_refresh  # noqa: E402
+
+TIERS = ["Gold", "Platinum", "Full"]
+RULE = {
+    "all": [
+        {"field": "membership_status", "op": "eq", "value": "active"},
+        {"field": "tier", "op": "in", "value": TIERS},
+        {"field": "email_opt_in", "op": "eq", "value": True},
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 90}},
+        {"not": {"activity": {"type": "message.opened", "within_last_days": 60}}},
+    ]
+}
+TARGETS = {"full_refresh_seconds": 3.0, "vs_hand_written": 1.5, "incremental_seconds": 0.5}
+
+PROFILE_FILTER = """
+    p.club_id = %(club)s AND NOT p.is_erased AND p.merged_into_id IS NULL
+    AND p.membership_status = 'active' AND p.membership_tier = ANY(%(tiers)s) AND p.email_opt_in
+"""
+NO_RECENT_OPEN = """
+    NOT EXISTS (SELECT 1 FROM crm_activity o WHERE o.club_id = %(club)s AND o.profile_id = p.id
+                AND o.type = 'message.opened' AND o.occurred_at >= %(opened_since)s)
+"""
+HAND_WRITTEN = {
+    "correlated count": f"""
+        SELECT p.id FROM crm_customerprofile p WHERE {PROFILE_FILTER}
+        AND (SELECT count(*) FROM crm_activity r WHERE r.club_id = %(club)s AND r.profile_id = p.id
+             AND r.type = 'round.completed' AND r.occurred_at >= %(rounds_since)s) >= 3
+        AND {NO_RECENT_OPEN}""",
+    "grouped IN … HAVING": f"""
+        SELECT p.id FROM crm_customerprofile p WHERE {PROFILE_FILTER}
+        AND p.id IN (SELECT r.profile_id FROM crm_activity r WHERE r.club_id = %(club)s
+                     AND r.type = 'round.completed' AND r.occurred_at >= %(rounds_since)s
+                     GROUP BY r.profile_id HAVING count(*) >= 3)
+        AND {NO_RECENT_OPEN}""",
+    "EXISTS on the 3rd round (OFFSET 2)": f"""
+        SELECT p.id FROM crm_customerprofile p WHERE {PROFILE_FILTER}
+        AND EXISTS (SELECT 1 FROM crm_activity r WHERE r.club_id = %(club)s AND r.profile_id = p.id
+                    AND r.type = 'round.completed' AND r.occurred_at >= %(rounds_since)s OFFSET 2 LIMIT 1)
+        AND {NO_RECENT_OPEN}""",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--club", default="bench-large")
+    parser.add_argument("--json", help="Write the figures to this file.")
+    options = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("benchmarks/segments.py measures PostgreSQL; set DATABASE_URL.")
+    club = Club.objects.filter(slug=options.club).first()
+    if club is None:
+        sys.exit(f"No club '{options.club}' here: build it first with benchmarks/dataset.py.")
+
+    now = timezone.now()
+    compiled = set(rule_queryset(club=club, rule=RULE, now=now).values_list("pk", flat=True))
+    compiler = _compiler_bounds(club, now)
+    rows = []
+    for label, sql in HAND_WRITTEN.items():
+        ids, seconds = _timed_select(sql, compiler)
+        if ids != compiled:
+            sys.exit(f"'{label}' found {len(ids):,} profiles; the compiled rule {len(compiled):,}.")
+        rows.append({"row": f"hand-written: {label}", "seconds": seconds, "profiles": len(ids)})
+    fastest = min(row["seconds"] for row in rows)
+
+    segment = Segment.objects.create(club=club, name=f"benchmark {now:%H%M%S}", rule=RULE)
+    try:
+        started = time.perf_counter()
+        full = segment_refresh(club=club, segment=segment, now=now)
+        rows.append(
+            {
+                "row": "segment refresh, full (empty → all newcomers)",
+                "seconds": time.perf_counter() - started,
+                "profiles": full.member_count,
+                "entered": full.entered,
+            }
+        )
+        started = time.perf_counter()
+        steady = segment_refresh(club=club, segment=segment, now=now)
+        rows.append(
+            {
+                "row": "segment refresh, nothing changed",
+                "seconds": time.perf_counter() - started,
+                "profiles": steady.member_count,
+                "entered": steady.entered,
+                "exited": steady.exited,
+            }
+        )
+    finally:
+        segment.delete()
+    for row in rows:
+        row["vs_fastest_hand_written"] = row["seconds"] / fastest
+    figures = {
+        "club": club.slug,
+        "profiles_matching": len(compiled),
+        "rows": rows,
+        "incremental": "not built yet",
+        "targets": TARGETS,
+    }
+    print()
+    print(f"Segment of {len(compiled):,} profiles on club {club.slug} (5 conditions, 2 on activities)")
+    print(f"{'query':<52} {'seconds':>8} {'× fastest hand-written':>24}")
+    print("-" * 86)
+    for row in rows:
+        print(f"{row['row']:<52} {row['seconds']:>8.2f} {row['vs_fastest_hand_written']:>24.2f}")
+    print(f"{'incremental refresh after 1,000 profiles change':<52} {'—':>8} {'not built yet':>24}")
+    if options.json:
+        Path(options.json).write_text(json.dumps(figures, indent=2))
+        print(f"\nFigures written to {options.json}")
+
+
+def _compiler_bounds(club, now) -> dict:
+    """The same window starts the compiler uses: midnight in the club's timezone, N days back."""
+    import zoneinfo
+    from datetime import datetime, timedelta
+    from datetime import time as clock
+
+    zone = zoneinfo.ZoneInfo(club.timezone)
+    today = now.astimezone(zone).date()
+    return {
+        "club": club.pk,
+        "tiers": TIERS,
+        "rounds_since": datetime.combine(today - timedelta(days=90), clock.min, tzinfo=zone),
+        "opened_since": datetime.combine(today - timedelta(days=60), clock.min, tzinfo=zone),
+    }
+
+
+def _timed_select(sql: str, params: dict) -> tuple[set[int], float]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)  # warm-up
+        cursor.fetchall()
+        started = time.perf_counter()
+        cursor.execute(sql, params)
+        ids = {row[0] for row in cursor.fetchall()}
+        return ids, time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
