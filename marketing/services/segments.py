@@ -27,17 +27,53 @@ class RefreshResult:
     milliseconds: int
 
 
-def segment_refresh(*, club, segment: Segment, now=None) -> RefreshResult:
+INCREMENTAL_BATCH = 5_000
+
+
+def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> RefreshResult:
+    """Bring the membership up to date: all of it, or only for `profile_ids` (profiles that new
+    events touched), which costs in proportion to those profiles rather than to the club."""
     if segment.club_id != club.pk:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
     if segment.kind != SegmentKind.DYNAMIC:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only rule-based segments are refreshed; add or remove by hand.")
     now = now or timezone.now()
     started = time.perf_counter()
-    matches = rule_queryset(club=club, rule=segment.rule, now=now).values(member=F("pk"))
-    matches_sql, matches_params = matches.query.sql_with_params()
+    if profile_ids is None:
+        entered, exited = _apply_difference(club, segment, now, touched=None)
+    else:
+        ids = sorted(set(profile_ids))
+        entered = exited = 0
+        for first in range(0, len(ids), INCREMENTAL_BATCH):
+            batch_entered, batch_exited = _apply_difference(
+                club, segment, now, touched=ids[first : first + INCREMENTAL_BATCH]
+            )
+            entered, exited = entered + batch_entered, exited + batch_exited
+    with transaction.atomic():
+        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        member_count = SegmentMember.objects.for_club(club).filter(segment=segment).count()
+        milliseconds = round((time.perf_counter() - started) * 1000)
+        Segment.objects.for_club(club).filter(pk=segment.pk).update(
+            member_count=member_count, last_refreshed_at=now, last_refresh_ms=milliseconds
+        )
+    segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = member_count, now, milliseconds
+    return RefreshResult(entered, exited, member_count, milliseconds)
+
+
+def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple[int, int]:
+    """(entered, exited) after writing the difference between the rule's matches and the members,
+    for every member or only among `touched` profiles."""
+    matches = rule_queryset(club=club, rule=segment.rule, now=now)
+    if touched is not None:
+        matches = matches.filter(pk__in=touched)
+    matches_sql, matches_params = matches.values(member=F("pk")).query.sql_with_params()
     members, changes = SegmentMember._meta.db_table, SegmentChange._meta.db_table
     scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
+    # Members considered for leaving: all of them, or only the touched ones.
+    scope_sql, scope_params = "", []
+    if touched is not None:
+        scope_sql = f" AND s.profile_id IN ({', '.join(['%s'] * len(touched))})"
+        scope_params = list(touched)
     with transaction.atomic():
         Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
         with connection.cursor() as cursor:
@@ -53,29 +89,23 @@ def segment_refresh(*, club, segment: Segment, now=None) -> RefreshResult:
                     [club.pk, segment.pk, SegmentChangeKind.ENTERED, now, segment.pk],
                 )
                 entered = cursor.rowcount
-                leaving = f"NOT EXISTS (SELECT 1 FROM {scratch} m WHERE m.member = s.profile_id)"
+                leaving = f"NOT EXISTS (SELECT 1 FROM {scratch} m WHERE m.member = s.profile_id){scope_sql}"
                 cursor.execute(
                     f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
                     f"SELECT %s, %s, s.profile_id, %s, %s FROM {members} s WHERE s.segment_id = %s AND {leaving}",
-                    [club.pk, segment.pk, SegmentChangeKind.EXITED, now, segment.pk],
+                    [club.pk, segment.pk, SegmentChangeKind.EXITED, now, segment.pk, *scope_params],
                 )
                 exited = cursor.rowcount
                 cursor.execute(
-                    f"DELETE FROM {members} WHERE segment_id = %s AND profile_id NOT IN (SELECT member FROM {scratch})",
-                    [segment.pk],
+                    f"DELETE FROM {members} WHERE id IN (SELECT s.id FROM {members} s "
+                    f"WHERE s.segment_id = %s AND {leaving})",
+                    [segment.pk, *scope_params],
                 )
                 cursor.execute(
                     f"INSERT INTO {members} (club_id, segment_id, profile_id, entered_at) "
                     f"SELECT %s, %s, m.member, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
                     [club.pk, segment.pk, now, segment.pk],
                 )
-                cursor.execute(f"SELECT count(*) FROM {scratch}")
-                member_count = cursor.fetchone()[0]
             finally:
                 cursor.execute(f"DROP TABLE {scratch}")
-        milliseconds = round((time.perf_counter() - started) * 1000)
-        Segment.objects.for_club(club).filter(pk=segment.pk).update(
-            member_count=member_count, last_refreshed_at=now, last_refresh_ms=milliseconds
-        )
-    segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = member_count, now, milliseconds
-    return RefreshResult(entered, exited, member_count, milliseconds)
+    return entered, exited

@@ -117,3 +117,31 @@ def test_two_refreshes_at_once_record_each_newcomer_once(club_a):
     assert not errors
     assert members(segment) == people
     assert sorted(profile for profile, change in changes(segment) if change == "entered") == sorted(people)
+
+
+def test_an_incremental_refresh_only_touches_the_profiles_it_is_given(club_a, gold):
+    ann, bob, cat = (ProfileFactory(club=club_a, membership_tier=tier) for tier in ("Gold", "Gold", "Silver"))
+    segment_refresh(club=club_a, segment=gold)
+    profiles = CustomerProfile.objects.for_club(club_a)
+    profiles.filter(pk=ann.pk).update(membership_tier="Silver")  # touched: leaves
+    profiles.filter(pk=cat.pk).update(membership_tier="Gold")  # touched: enters
+    profiles.filter(pk=bob.pk).update(membership_tier="Silver")  # not touched: waits for a full refresh
+    result = segment_refresh(club=club_a, segment=gold, profile_ids=[ann.pk, cat.pk])
+    assert (result.entered, result.exited, result.member_count) == (1, 1, 2)
+    assert members(gold) == {bob.pk, cat.pk}
+    full = segment_refresh(club=club_a, segment=gold)
+    assert (full.entered, full.exited, members(gold)) == (0, 1, {cat.pk})
+
+
+def test_an_incremental_refresh_costs_the_same_for_a_small_or_large_segment(club_a, gold):
+    touched = ProfileFactory(club=club_a, membership_tier="Gold")
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            segment_refresh(club=club_a, segment=gold, profile_ids=[touched.pk])
+        return len(captured)
+
+    small = statements()
+    ProfileFactory.create_batch(40, club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold)
+    assert statements() == small
