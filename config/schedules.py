@@ -38,6 +38,12 @@ def declared_schedules() -> list[ScheduledJob]:
             why="Picks up stored events whose processing task was lost, and retries failed ones on backoff.",
         ),
         ScheduledJob(
+            name="segments.refresh_all",
+            task="marketing.tasks.refresh_all_segments",
+            every=timedelta(minutes=settings.SEGMENTS_REFRESH_MINUTES),
+            why="Relative-date rules (birthdays, 'in the last 30 days') move with the calendar, not only events.",
+        ),
+        ScheduledJob(
             name="system.clear_expired_sessions",
             task="crm.tasks.clear_expired_sessions",
             crontab="17 3 * * *",

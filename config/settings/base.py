@@ -198,6 +198,8 @@ API_THROTTLE_RATES = {
     "key": env("API_RATE_PER_KEY", default="600/min"),
     "club": env("API_RATE_PER_CLUB", default="3000/min"),
 }
+# Segments: the periodic full refresh (events refresh the profiles they touch straight away).
+SEGMENTS_REFRESH_MINUTES = env.int("SEGMENTS_REFRESH_MINUTES", default=15)
 # GraphQL (/graphql/): the schema for `manage.py graphql_schema`, and how deep a query may nest.
 # The deepest useful query (profiles { edges { node { recentActivities { id } } } }) nests 4 levels.
 GRAPHENE = {"SCHEMA": "crm.graph.schema.schema"}

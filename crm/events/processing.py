@@ -25,6 +25,7 @@ from crm.models import Activity, Club, CustomerProfile, InboundEvent, InboundEve
 from crm.services.identifiers import phone_to_e164
 from crm.services.merges import live_profile_id
 from crm.services.resolution import PersonRef, profiles_resolve
+from crm.signals import profiles_changed
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def events_process(*, event_ids: list[int]) -> ProcessSummary:
 def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
     try:
         with transaction.atomic():
-            return _process_batch(club, event_ids)
+            summary = _process_batch(club, event_ids)
+            _announce_after_commit(club, summary.profiles_touched)
+            return summary
     except OperationalError:
         raise  # deadlock, lost connection: transient, the task retries the whole batch
     except Exception:
@@ -84,7 +87,9 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
     for event_id in event_ids:
         try:
             with transaction.atomic():
-                summary.add(_process_batch(club, [event_id]))
+                single = _process_batch(club, [event_id])
+                _announce_after_commit(club, single.profiles_touched)
+                summary.add(single)
         except OperationalError:
             raise
         except Exception as error:  # a bug or data the handlers can't take: park the event, go on
@@ -92,6 +97,12 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
             _mark_failed(club, event_id, error)
             summary.failed += 1
     return summary
+
+
+def _announce_after_commit(club, profile_ids: set[int]) -> None:
+    if profile_ids:
+        ids = sorted(profile_ids)
+        transaction.on_commit(lambda: profiles_changed.send(sender=None, club=club, profile_ids=ids))
 
 
 def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:

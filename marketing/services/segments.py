@@ -109,3 +109,22 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
             finally:
                 cursor.execute(f"DROP TABLE {scratch}")
     return entered, exited
+
+
+def segments_refresh_for_profiles(*, club, profile_ids) -> int:
+    """Refresh every rule-based segment of the club for just these profiles; returns segments done."""
+    segments = list(Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC))
+    for segment in segments:
+        segment_refresh(club=club, segment=segment, profile_ids=profile_ids)
+    return len(segments)
+
+
+def segments_refresh_all() -> int:
+    """Full refresh of every rule-based segment, club by club (the periodic sweep: relative dates
+    move on with the calendar even when no event arrives)."""
+    segments = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC).select_related("club")
+    done = 0
+    for segment in segments.order_by("club_id", "pk"):  # the beat job spans clubs; each refresh is scoped
+        segment_refresh(club=segment.club, segment=segment)
+        done += 1
+    return done

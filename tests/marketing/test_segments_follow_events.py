@@ -1,0 +1,46 @@
+"""Segments follow the event pipeline: processed events refresh the segments of the people they
+touched (after commit, through the task), and the periodic sweep refreshes every club's segments."""
+
+from crm.events.store import events_store
+from crm.models import CustomerProfile
+from marketing.models import Segment, SegmentChange, SegmentMember
+from marketing.services.segments import segments_refresh_all
+from tests.factories import ProfileFactory
+from tests.factories.events import ago, envelope
+
+GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
+
+
+def ingest(club, type_name, data, days_ago):
+    events_store(club=club, raw_events=[envelope(type_name, data, club=club, at=ago(days=days_ago))], transport="test")
+
+
+def test_processed_events_move_people_in_and_out_of_segments(club_a, django_capture_on_commit_callbacks):
+    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(
+            club_a, "member.created", {"member_id": "M1", "first_name": "Ann", "tier": "Gold", "status": "active"}, 2
+        )
+    ann = CustomerProfile.objects.for_club(club_a).get()
+    assert list(SegmentMember.objects.for_club(club_a).filter(segment=gold).values_list("profile_id", flat=True)) == [
+        ann.pk
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(club_a, "membership.tier_changed", {"member_id": "M1", "tier": "Silver", "previous_tier": "Gold"}, 1)
+    assert not SegmentMember.objects.for_club(club_a).filter(segment=gold).exists()
+    changes = SegmentChange.objects.for_club(club_a).filter(segment=gold).order_by("at", "pk")
+    assert list(changes.values_list("profile_id", "change")) == [(ann.pk, "entered"), (ann.pk, "exited")]
+    gold.refresh_from_db()
+    assert gold.member_count == 0 and gold.last_refreshed_at is not None
+
+
+def test_the_sweep_refreshes_every_clubs_segments_in_their_own_club(club_a, club_b):
+    mine = ProfileFactory(club=club_a, membership_tier="Gold")
+    theirs = ProfileFactory(club=club_b, membership_tier="Gold")
+    alpha = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    bravo = Segment.objects.create(club=club_b, name="Gold", rule=GOLD)
+    assert segments_refresh_all() == 2
+    assert set(SegmentMember.objects.for_club(club_a).values_list("segment_id", "profile_id")) == {(alpha.pk, mine.pk)}
+    assert set(SegmentMember.objects.for_club(club_b).values_list("segment_id", "profile_id")) == {
+        (bravo.pk, theirs.pk)
+    }
