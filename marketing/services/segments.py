@@ -113,7 +113,7 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
 
 def segments_refresh_for_profiles(*, club, profile_ids) -> int:
     """Refresh every rule-based segment of the club for just these profiles; returns segments done."""
-    segments = list(Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC))
+    segments = _in_dependency_order(list(Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC)))
     for segment in segments:
         segment_refresh(club=club, segment=segment, profile_ids=profile_ids)
     return len(segments)
@@ -124,7 +124,41 @@ def segments_refresh_all() -> int:
     move on with the calendar even when no event arrives)."""
     segments = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC).select_related("club")
     done = 0
-    for segment in segments.order_by("club_id", "pk"):  # the beat job spans clubs; each refresh is scoped
+    for segment in _in_dependency_order(list(segments.order_by("club_id", "pk"))):  # spans clubs; each is scoped
         segment_refresh(club=segment.club, segment=segment)
         done += 1
     return done
+
+
+def segment_references(rule) -> set[int]:
+    """The ids of the segments a rule tree refers to."""
+    if isinstance(rule, dict):
+        found = {rule["segment"]} if isinstance(rule.get("segment"), int) else set()
+        for value in rule.values():
+            found |= segment_references(value)
+        return found
+    if isinstance(rule, list):
+        return set().union(*(segment_references(item) for item in rule)) if rule else set()
+    return set()
+
+
+def _in_dependency_order(segments: list[Segment]) -> list[Segment]:
+    """Segments others build on come first, so one sweep leaves every segment of segments fresh.
+    (A cycle can't be saved; if one were stored, its members keep their given order.)"""
+    by_id = {segment.pk: segment for segment in segments}
+    ordered, placed, visiting = [], set(), set()
+
+    def place(segment):
+        if segment.pk in placed or segment.pk in visiting:
+            return
+        visiting.add(segment.pk)
+        for reference in sorted(segment_references(segment.rule)):
+            if reference in by_id:
+                place(by_id[reference])
+        visiting.discard(segment.pk)
+        placed.add(segment.pk)
+        ordered.append(segment)
+
+    for segment in segments:
+        place(segment)
+    return ordered

@@ -250,6 +250,7 @@ def test_rules_never_reach_another_club(club_a, club_b, people):
             "property",
         ),
         ({"birthday": {"within_next_days": 400}}, "$.birthday.within_next_days", "0–366"),
+        ({"segment": "Gold members"}, "$.segment", "segment id"),
         ("gold members", "$", "Expected a condition"),
     ],
 )
@@ -266,7 +267,7 @@ def test_the_schema_accepts_what_the_validator_accepts():
     rule = {
         "all": [
             {"field": "tier", "op": "in", "value": ["Gold"]},
-            {"any": [{"tag": "VIP"}, {"not": {"birthday": {"within_next_days": 7}}}]},
+            {"any": [{"tag": "VIP"}, {"segment": 3}, {"not": {"birthday": {"within_next_days": 7}}}]},
             {"activity": {"type": "message.opened", "count": {"op": "eq", "value": 0}, "within_last_days": 90}},
             {"activity": {"type": "round.completed", "properties": {"course": "North", "holes": 18}}},
         ]

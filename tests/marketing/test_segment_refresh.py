@@ -145,3 +145,25 @@ def test_an_incremental_refresh_costs_the_same_for_a_small_or_large_segment(club
     ProfileFactory.create_batch(40, club=club_a, membership_tier="Gold")
     segment_refresh(club=club_a, segment=gold)
     assert statements() == small
+
+
+def test_a_segment_can_build_on_another_segments_members(club_a, gold):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=True)
+    ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=False)
+    ProfileFactory(club=club_a, membership_tier="Silver", email_opt_in=True)
+    segment_refresh(club=club_a, segment=gold)
+    reachable = Segment.objects.create(
+        club=club_a,
+        name="Gold, emailable",
+        rule={"all": [{"segment": gold.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]},
+    )
+    segment_refresh(club=club_a, segment=reachable)
+    assert members(reachable) == {ann.pk}
+
+
+def test_another_clubs_segment_id_matches_nobody(club_a, club_b, gold):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold)
+    borrowed = Segment.objects.create(club=club_b, name="Borrowed", rule={"segment": gold.pk})
+    ProfileFactory(club=club_b, membership_tier="Gold")
+    assert segment_refresh(club=club_b, segment=borrowed).member_count == 0

@@ -44,3 +44,15 @@ def test_the_sweep_refreshes_every_clubs_segments_in_their_own_club(club_a, club
     assert set(SegmentMember.objects.for_club(club_b).values_list("segment_id", "profile_id")) == {
         (bravo.pk, theirs.pk)
     }
+
+
+def test_the_sweep_refreshes_the_segments_others_build_on_first(club_a):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=True)
+    built_on_top = Segment.objects.create(club=club_a, name="Gold, emailable", rule=GOLD)  # the lower id
+    base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    built_on_top.rule = {"all": [{"segment": base.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]}
+    built_on_top.save()
+    segments_refresh_all()
+    assert set(
+        SegmentMember.objects.for_club(club_a).filter(segment=built_on_top).values_list("profile_id", flat=True)
+    ) == {ann.pk}

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from crm.models import Activity, ProfileTag
 from crm.selectors import profile_active_queryset
+from marketing.models import SegmentMember
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import parse_date, rule_validate
 
@@ -79,6 +80,9 @@ class _Compiler:
                 club=self.club, profile=OuterRef("pk"), tag__name__iexact=" ".join(node["tag"].split())
             )
             return Q(Exists(tagged))
+        if "segment" in node:
+            members = SegmentMember.objects.filter(club=self.club, segment_id=node["segment"], profile=OuterRef("pk"))
+            return Q(Exists(members))
         return self.birthday(node["birthday"]["within_next_days"])
 
     # --- Fields -----------------------------------------------------------------------------

@@ -9,6 +9,8 @@ A rule is a tree:
 - activity conditions: `{"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3},
   "within_last_days": 30, "properties": {"course": "North"}}}` (count defaults to at least 1);
 - tag conditions: `{"tag": "Winter league"}`;
+- segment membership: `{"segment": 12}` (the other segment's materialised members, never its rule
+  inlined, so segments of segments cost one lookup each);
 - birthday: `{"birthday": {"within_next_days": 7}}`.
 
 Dates are ISO strings (`2026-06-30`); relative days are whole numbers, evaluated in the club's
@@ -76,6 +78,9 @@ def _check(node, path: str, depth: int, errors: list, counter: list) -> None:
     elif keys == {"tag"}:
         if not isinstance(node["tag"], str) or not 1 <= len(node["tag"].strip()) <= 60:
             errors.append(RuleError(f"{path}.tag", "A tag name needs 1–60 characters."))
+    elif keys == {"segment"}:
+        if isinstance(node["segment"], bool) or not isinstance(node["segment"], int) or node["segment"] < 1:
+            errors.append(RuleError(f"{path}.segment", "A segment id (a whole number) is required."))
     elif keys == {"birthday"}:
         spec = node["birthday"]
         if not isinstance(spec, dict) or set(spec) != {"within_next_days"}:
@@ -87,7 +92,7 @@ def _check(node, path: str, depth: int, errors: list, counter: list) -> None:
             RuleError(
                 path,
                 f"Unknown condition with keys {sorted(keys)}; expected all, any, not, field, "
-                "activity, tag or birthday.",
+                "activity, tag, segment or birthday.",
             )
         )
 
@@ -239,6 +244,7 @@ def rule_json_schema() -> dict:
                     {"$ref": "#/$defs/field"},
                     {"$ref": "#/$defs/activity"},
                     {"$ref": "#/$defs/tag"},
+                    {"$ref": "#/$defs/segment"},
                     {"$ref": "#/$defs/birthday"},
                 ]
             },
@@ -286,6 +292,12 @@ def rule_json_schema() -> dict:
                 "type": "object",
                 "properties": {"tag": {"type": "string", "minLength": 1, "maxLength": 60}},
                 "required": ["tag"],
+                "additionalProperties": False,
+            },
+            "segment": {
+                "type": "object",
+                "properties": {"segment": {"type": "integer", "minimum": 1}},
+                "required": ["segment"],
                 "additionalProperties": False,
             },
             "birthday": {
