@@ -20,6 +20,23 @@ class ApiError(APIException):
         return cls(status_code=400, code=str(error.code), message=error.message, details=error.details)
 
 
+def invalid_fields(fields: dict) -> ApiError:
+    """A 400 naming each bad parameter or field, like a serializer's validation error."""
+    return ApiError(status_code=400, code="invalid", message="The request is not valid.", details={"fields": fields})
+
+
+def query_datetime(params, name: str):
+    """An ISO 8601 query parameter as an aware datetime, None when absent; a 400 naming it when bad."""
+    from rest_framework import serializers
+
+    if not params.get(name):
+        return None
+    try:
+        return serializers.DateTimeField().to_internal_value(params[name])
+    except serializers.ValidationError as error:
+        raise invalid_fields({name: error.detail}) from error
+
+
 def error_response(*, status_code: int, code: str, message: str, details: dict | None = None, headers=None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return Response(body, status=status_code, headers=headers)

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.auth import ApiKeyAuthentication, ClubApiView, request_actor
-from crm.api.errors import ApiError, error_response
+from crm.api.errors import error_response, invalid_fields, query_datetime
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
@@ -268,24 +268,8 @@ class InboundEventListView(EventsApiView):
         params = request.query_params
         status_filter = params.get("status") or None
         if status_filter and status_filter not in InboundEventStatus.values:
-            raise ApiError(
-                status_code=400,
-                code="invalid",
-                message="The request is not valid.",
-                details={"fields": {"status": [f"Use one of {', '.join(InboundEventStatus.values)}."]}},
-            )
-        dates = {}
-        for name in ("received_since", "received_until"):
-            if params.get(name):
-                try:
-                    dates[name] = serializers.DateTimeField().to_internal_value(params[name])
-                except serializers.ValidationError as error:
-                    raise ApiError(
-                        status_code=400,
-                        code="invalid",
-                        message="The request is not valid.",
-                        details={"fields": {name: error.detail}},
-                    ) from error
+            raise invalid_fields({"status": [f"Use one of {', '.join(InboundEventStatus.values)}."]})
+        dates = {name: query_datetime(params, name) for name in ("received_since", "received_until")}
         queryset = inbound_events_filtered(
             club=self.club,
             status=status_filter,

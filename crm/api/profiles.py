@@ -10,7 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from crm.api.auth import ClubApiView, request_actor, request_scopes
-from crm.api.errors import ApiError
+from crm.api.errors import ApiError, query_datetime
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
@@ -125,16 +125,7 @@ class ProfileListView(ClubApiView):
     )
     def get(self, request):
         params = request.query_params
-        try:
-            since = params.get("updated_since")
-            updated_since = serializers.DateTimeField().to_internal_value(since) if since else None
-        except serializers.ValidationError as error:
-            raise ApiError(
-                status_code=400,
-                code="invalid",
-                message="The request is not valid.",
-                details={"fields": {"updated_since": error.detail}},
-            ) from error
+        updated_since = query_datetime(params, "updated_since")
         filters = replace(
             ProfileFilters.from_query(params),
             tier=params.get("tier", ""),
@@ -249,10 +240,9 @@ class ProfileTimelineView(ClubApiView):
     )
     def get(self, request, profile_id: int):
         params = request.query_params
+        since, until = query_datetime(params, "since"), query_datetime(params, "until")
         try:
             limit = min(max(int(params.get("limit", 50)), 1), 200)
-            since = serializers.DateTimeField().to_internal_value(params["since"]) if params.get("since") else None
-            until = serializers.DateTimeField().to_internal_value(params["until"]) if params.get("until") else None
             page = profile_timeline(
                 club=self.club,
                 profile=profile_id,

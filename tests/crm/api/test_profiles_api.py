@@ -266,3 +266,10 @@ def test_timeline_pages_render_value_rows_exactly_as_the_model_serializer_would(
     models = Activity.objects.for_club(club_a).filter(profile=profile_a).order_by("-occurred_at", "-id")
     assert served == [dict(row) for row in ActivitySerializer(models, many=True).data]
     assert served[1]["amount"] == "1250.50"
+
+
+def test_a_bad_timeline_date_is_a_400_naming_the_parameter(club_a, profile_a):
+    response = api(key_for(club_a)).get(f"/api/v1/profiles/{profile_a.pk}/timeline", {"until": "next week"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert list(response.json()["error"]["details"]["fields"]) == ["until"]
