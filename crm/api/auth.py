@@ -29,16 +29,27 @@ SCOPE_CAPABILITY = {
 }
 
 
+API_KEY_KEYWORD = "Api-Key"
+
+
+def api_key_from_header(request):
+    """The live key in `Authorization: Api-Key …`, None without that header; AuthenticationFailed for a bad one."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith(f"{API_KEY_KEYWORD} "):
+        return None
+    key = api_key_authenticate(header[len(API_KEY_KEYWORD) + 1 :])
+    if key is None:
+        raise AuthenticationFailed("This API key is not valid, was revoked or has expired.")
+    return key
+
+
 class ApiKeyAuthentication(BaseAuthentication):
-    keyword = "Api-Key"
+    keyword = API_KEY_KEYWORD
 
     def authenticate(self, request):
-        header = request.headers.get("Authorization", "")
-        if not header.startswith(f"{self.keyword} "):
-            return None
-        key = api_key_authenticate(header[len(self.keyword) + 1 :])
+        key = api_key_from_header(request)
         if key is None:
-            raise AuthenticationFailed("This API key is not valid, was revoked or has expired.")
+            return None
         request._request.club, request._request.club_role = key.club, None
         return (None, key)
 

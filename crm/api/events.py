@@ -11,12 +11,13 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.auth import ApiKeyAuthentication, ClubApiView, request_actor
+from crm.api.auth import API_KEY_KEYWORD, ClubApiView, api_key_from_header, request_actor
 from crm.api.errors import error_response, invalid_fields, query_datetime
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
@@ -24,7 +25,6 @@ from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
 from crm.models import ApiScope, Club, InboundEvent, InboundEventStatus
 from crm.selectors import inbound_events_filtered
-from crm.services.api_keys import api_key_authenticate
 from crm.tenancy import get_object_in_club_or_404
 
 
@@ -152,18 +152,17 @@ class EventIngestView(APIView):
     @staticmethod
     def _api_key(request):
         """(key, None) for a club key sent instead of a signature, (None, None) for none, else a refusal."""
-        header = request.headers.get("Authorization", "")
-        keyword = ApiKeyAuthentication.keyword
-        if not header.startswith(f"{keyword} "):
-            return None, None
-        key = api_key_authenticate(header[len(keyword) + 1 :])
-        if key is None:
+        try:
+            key = api_key_from_header(request)
+        except AuthenticationFailed as error:
             return None, error_response(
                 status_code=401,
                 code="authentication_failed",
-                message="This API key is not valid, was revoked or has expired.",
-                headers={"WWW-Authenticate": keyword},
+                message=str(error.detail),
+                headers={"WWW-Authenticate": API_KEY_KEYWORD},
             )
+        if key is None:
+            return None, None
         if ApiScope.EVENTS_INGEST not in key.scopes:
             return None, error_response(
                 status_code=403,
