@@ -102,7 +102,8 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
 def _announce_after_commit(club, profile_ids: set[int]) -> None:
     if profile_ids:
         ids = sorted(profile_ids)
-        transaction.on_commit(lambda: profiles_changed.send(sender=None, club=club, profile_ids=ids))
+        # robust: a listener that fails (its broker is down) is logged; the events stay processed.
+        transaction.on_commit(lambda: profiles_changed.send(sender=None, club=club, profile_ids=ids), robust=True)
 
 
 def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:

@@ -6,6 +6,7 @@ read into Python per profile. The segment row is locked for the refresh, so two 
 refreshing the same segment run one after the other instead of both inserting the newcomers.
 """
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
-from marketing.services.rules.compiler import rule_queryset
+from marketing.services.rules.compiler import InvalidRule, rule_queryset
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class RefreshResult:
     member_count: int
     milliseconds: int
 
+
+logger = logging.getLogger(__name__)
 
 INCREMENTAL_BATCH = 5_000
 
@@ -113,21 +116,28 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
 
 def segments_refresh_for_profiles(*, club, profile_ids) -> int:
     """Refresh every rule-based segment of the club for just these profiles; returns segments done."""
-    segments = _in_dependency_order(list(Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC)))
-    for segment in segments:
-        segment_refresh(club=club, segment=segment, profile_ids=profile_ids)
-    return len(segments)
+    segments = Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).select_related("club")
+    segments = _in_dependency_order(list(segments))
+    return sum(_refresh_or_log(segment, profile_ids=profile_ids) for segment in segments)
 
 
 def segments_refresh_all() -> int:
     """Full refresh of every rule-based segment, club by club (the periodic sweep: relative dates
     move on with the calendar even when no event arrives)."""
     segments = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC).select_related("club")
-    done = 0
-    for segment in _in_dependency_order(list(segments.order_by("club_id", "pk"))):  # spans clubs; each is scoped
-        segment_refresh(club=segment.club, segment=segment)
-        done += 1
-    return done
+    ordered = _in_dependency_order(list(segments.order_by("club_id", "pk")))  # spans clubs; each is scoped
+    return sum(_refresh_or_log(segment) for segment in ordered)
+
+
+def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
+    """One segment of a sweep: a rule that no longer validates (a field since removed) is logged
+    and skipped, so it can't stop every other segment from refreshing."""
+    try:
+        segment_refresh(club=segment.club, segment=segment, profile_ids=profile_ids)
+    except InvalidRule as error:
+        logger.warning("Segment %s (club %s) not refreshed: %s", segment.pk, segment.club_id, error)
+        return False
+    return True
 
 
 def segment_references(rule) -> set[int]:

@@ -56,3 +56,14 @@ def test_the_sweep_refreshes_the_segments_others_build_on_first(club_a):
     assert set(
         SegmentMember.objects.for_club(club_a).filter(segment=built_on_top).values_list("profile_id", flat=True)
     ) == {ann.pk}
+
+
+def test_a_segment_whose_rule_no_longer_validates_does_not_stop_the_others(club_a, caplog):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold")
+    stale = Segment.objects.create(club=club_a, name="Shoe size", rule={"field": "shoe_size", "op": "eq", "value": 9})
+    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    assert segments_refresh_all() == 1
+    assert list(SegmentMember.objects.for_club(club_a).filter(segment=gold).values_list("profile_id", flat=True)) == [
+        ann.pk
+    ]
+    assert f"Segment {stale.pk}" in caplog.text and "shoe_size" in caplog.text
