@@ -16,6 +16,7 @@ from crm import selectors
 from crm.errors import CrmError
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
 from crm.models import (
+    INBOUND_EVENT_FIELDS,
     Activity,
     ActivitySource,
     ApiKey,
@@ -700,22 +701,7 @@ class InboundEventAdmin(ClubScopedAdmin):
     search_help_text = "Exact event id or type."
     show_full_result_count = False
     actions = ("replay_selected",)
-    fields = (
-        "source",
-        "type",
-        "event_id",
-        "occurred_at",
-        "schema_version",
-        "status",
-        "errors",
-        "warnings",
-        "attempts",
-        "next_attempt_at",
-        "transport",
-        "received_at",
-        "processed_at",
-        "data",
-    )
+    fields = (*INBOUND_EVENT_FIELDS, "data")
     readonly_fields = fields
 
     def has_add_permission(self, request, *args):

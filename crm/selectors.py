@@ -260,10 +260,15 @@ class IdentifierRow:
     value: str
 
 
+def identifiers_in_order(*, club):
+    """The club's identifiers in the order every page and API shows them: by kind, then value."""
+    return ProfileIdentifier.objects.for_club(club).order_by("kind", "value")
+
+
 def profile_identifiers(*, club, profile) -> list[IdentifierRow]:
     """The profile's identifiers with readable kind labels; custom kinds get theirs from the name."""
     labels = dict(IdentifierKind.choices)
-    rows = ProfileIdentifier.objects.for_club(club).filter(profile=profile).order_by("kind", "value")
+    rows = identifiers_in_order(club=club).filter(profile=profile)
     return [
         IdentifierRow(row.kind, labels.get(row.kind) or row.kind.replace("_", " ").capitalize(), row.value)
         for row in rows
@@ -310,7 +315,7 @@ def profile_search(queryset, *, search: str, club):
         return queryset.filter(pk__in=_key_holders(club, kind="email", value=search.lower(), own_field="primary_email"))
     digits = "".join(ch for ch in search if ch.isdigit())
     if digits and len(digits) >= 7 and not any(ch.isalpha() for ch in search):
-        holders = set(CustomerProfile.objects.for_club(club).filter(member_number=search).values_list("pk", flat=True))
+        holders = _member_number_holders(club, search)
         try:
             phone = phone_to_e164(search, region=club.default_phone_region)
         except CrmError:
@@ -324,17 +329,21 @@ def profile_search(queryset, *, search: str, club):
     if connection.vendor == "postgresql":
         prefixes = " & ".join(f"{word}:*" for word in words)
         matches = Q(search_document=SearchQuery(prefixes, config="simple", search_type="raw"))
-        if any(ch.isdigit() for ch in search):
-            # The parser splits "M-777" into "m" and "-777", so a whole member number is also
-            # matched as typed (ids first, so the OR doesn't turn the search into a scan).
-            numbered = CustomerProfile.objects.for_club(club).filter(member_number__in={search, search.upper()})
-            if holders := list(numbered.values_list("pk", flat=True)[:100]):
-                matches |= Q(pk__in=holders)
+        # The parser splits "M-777" into "m" and "-777", so a whole member number is also matched
+        # as typed (ids first, so the OR doesn't turn the search into a scan).
+        if any(ch.isdigit() for ch in search) and (holders := _member_number_holders(club, search)):
+            matches |= Q(pk__in=holders)
         return queryset.annotate(search_document=profile_search_document()).filter(matches)
     every_word = Q()
     for word in search.split(" "):
         every_word &= _starts_a_name_word(word)
     return queryset.filter(Q(member_number__istartswith=search) | every_word)
+
+
+def _member_number_holders(club, search: str) -> set[int]:
+    """Profiles whose member number is exactly what was typed (or its upper case)."""
+    numbered = CustomerProfile.objects.for_club(club).filter(member_number__in={search, search.upper()})
+    return set(numbered.values_list("pk", flat=True))
 
 
 def _key_holders(club, *, kind: str, value: str, own_field: str) -> set[int]:

@@ -23,7 +23,7 @@ from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
-from crm.models import ApiScope, Club, InboundEvent, InboundEventStatus
+from crm.models import INBOUND_EVENT_FIELDS, ApiScope, Club, InboundEvent, InboundEventStatus
 from crm.selectors import inbound_events_filtered
 from crm.tenancy import get_object_in_club_or_404
 
@@ -192,22 +192,7 @@ class InboundEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = InboundEvent
-        fields = (
-            "id",
-            "source",
-            "event_id",
-            "type",
-            "occurred_at",
-            "schema_version",
-            "status",
-            "errors",
-            "warnings",
-            "attempts",
-            "next_attempt_at",
-            "transport",
-            "received_at",
-            "processed_at",
-        )
+        fields = ("id", *INBOUND_EVENT_FIELDS)
         read_only_fields = fields
 
 

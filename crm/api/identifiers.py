@@ -13,7 +13,7 @@ from crm.api.errors import ApiError
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
 from crm.models import CustomerProfile, ProfileIdentifier
-from crm.selectors import identifiers_lookup
+from crm.selectors import identifiers_in_order, identifiers_lookup
 from crm.tenancy import get_object_in_club_or_404
 
 
@@ -45,7 +45,7 @@ class ProfileIdentifiersView(ClubApiView):
     )
     def get(self, request, profile_id: int):
         profile = get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club), self.club, pk=profile_id)
-        rows = ProfileIdentifier.objects.for_club(self.club).filter(profile=profile).order_by("kind", "value")
+        rows = identifiers_in_order(club=self.club).filter(profile=profile)
         return Response(IdentifierSerializer(rows, many=True).data)
 
 

@@ -14,8 +14,14 @@ from crm.api.errors import ApiError, query_datetime
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
-from crm.models import Activity, CustomerProfile, ProfileIdentifier, Tag
-from crm.selectors import InvalidCursor, ProfileFilters, profile_filtered_queryset, profile_timeline
+from crm.models import Activity, CustomerProfile, Tag
+from crm.selectors import (
+    InvalidCursor,
+    ProfileFilters,
+    identifiers_in_order,
+    profile_filtered_queryset,
+    profile_timeline,
+)
 from crm.services.profiles import (
     SOURCE_OWNED_FIELDS,
     STAFF_EDITABLE_FIELDS,
@@ -153,9 +159,7 @@ class ProfileDetailView(ClubApiView):
     def _profile(self, profile_id):
         return get_object_in_club_or_404(
             _profiles(self.club).prefetch_related(
-                Prefetch(
-                    "identifiers", queryset=ProfileIdentifier.objects.for_club(self.club).order_by("kind", "value")
-                )
+                Prefetch("identifiers", queryset=identifiers_in_order(club=self.club))
             ),
             self.club,
             pk=profile_id,

@@ -32,8 +32,10 @@ from crm.selectors import (
     STATUS_NONE,
     InvalidCursor,
     ProfileFilters,
+    identifiers_in_order,
     keyset_cursor,
     keyset_page,
+    profile_active_queryset,
     profile_filtered_queryset,
 )
 from crm.services.notes import note_add, note_delete, note_edit
@@ -125,9 +127,7 @@ def _with_selected_relations(queryset, info, club, *path: str, many: bool):
     """
     selected = _selected(info, *path)
     if "identifiers" in selected:
-        queryset = queryset.prefetch_related(
-            Prefetch("identifiers", queryset=ProfileIdentifier.objects.for_club(club).order_by("kind", "value"))
-        )
+        queryset = queryset.prefetch_related(Prefetch("identifiers", queryset=identifiers_in_order(club=club)))
     if "tags" in selected:
         queryset = queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.for_club(club).only("id", "name")))
     if many and "notes" in selected:
@@ -216,7 +216,7 @@ class ProfileType(DjangoObjectType):
         return profile.identifiers.all()  # prefetched by the loading resolver when selected
 
     def resolve_tags(profile, info):
-        return sorted(tag.name for tag in profile.tags.all())
+        return [tag.name for tag in profile.tags.all()]  # Tag's own ordering: by name
 
     def resolve_notes(profile, info, first):
         first = _bounded(first, "first", maximum=NESTED_LIST_MAX)
@@ -312,7 +312,7 @@ class Query(graphene.ObjectType):
 
     def resolve_profile(root, info, id):
         club = info.context.club
-        queryset = profile_filtered_queryset(club=club, filters=ProfileFilters())
+        queryset = profile_active_queryset(club=club)
         return _with_selected_relations(queryset, info, club, many=False).filter(pk=_parse_id(id, "id")).first()
 
     def resolve_profiles(root, info, order_by, first, after=None, search="", status="", tier="", tag="", **rest):

@@ -2,7 +2,14 @@ from crm.models.activity import Activity, ActivitySource
 from crm.models.api import ApiKey, ApiScope
 from crm.models.audit import AuditAction, AuditLog
 from crm.models.clubs import Capability, Club, ClubMembership, Role, User
-from crm.models.events import EventSigningSecret, InboundEvent, InboundEventStatus, Tournament, TournamentStatus
+from crm.models.events import (
+    INBOUND_EVENT_FIELDS,
+    EventSigningSecret,
+    InboundEvent,
+    InboundEventStatus,
+    Tournament,
+    TournamentStatus,
+)
 from crm.models.identity import MergeReason, MergeRecord, MergeSuggestion, SuggestionStatus
 from crm.models.profiles import (
     CustomerProfile,
@@ -18,6 +25,7 @@ from crm.models.profiles import (
 from crm.models.system import SchedulerHeartbeat
 
 __all__ = [
+    "INBOUND_EVENT_FIELDS",
     "Activity",
     "ActivitySource",
     "ApiKey",

@@ -109,3 +109,21 @@ class Tournament(ClubScopedModel):
 
     def __str__(self):
         return self.name
+
+
+# What staff (admin) and integrators (API) see of a received event, besides its id and payload.
+INBOUND_EVENT_FIELDS = (
+    "source",
+    "type",
+    "event_id",
+    "occurred_at",
+    "schema_version",
+    "status",
+    "errors",
+    "warnings",
+    "attempts",
+    "next_attempt_at",
+    "transport",
+    "received_at",
+    "processed_at",
+)
