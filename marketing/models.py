@@ -11,6 +11,13 @@ class SegmentKind(models.TextChoices):
     STATIC = "static", "Static (hand-picked)"
 
 
+class SyncStatus(models.TextChoices):
+    NEVER = "never", "Not synced yet"
+    RUNNING = "running", "Syncing"
+    SYNCED = "synced", "In sync"
+    FAILED = "failed", "Failed (will resume)"
+
+
 class Segment(ClubScopedModel):
     name = models.CharField(max_length=80)
     description = models.TextField(blank=True)
@@ -19,6 +26,12 @@ class Segment(ClubScopedModel):
     member_count = models.PositiveIntegerField(default=0)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_refresh_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Sync to a Messaging list (SPEC 8, 13 outbound).
+    sync_to_messaging = models.BooleanField(default=False)
+    messaging_list_id = models.CharField(max_length=120, blank=True)
+    sync_status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.NEVER)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    sync_error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -62,3 +75,16 @@ class SegmentChange(ClubScopedModel):
             models.Index(fields=["segment", "-at"], name="segment_change_by_time"),
             models.Index(fields=["profile"], name="segment_change_profile"),
         ]
+
+
+class MessagingListEntry(ClubScopedModel):
+    """A profile the segment's Messaging list is known to hold: recorded only once Messaging has
+    acknowledged the add, deleted once it has acknowledged the removal, so a sync that fails part-way
+    resumes from the difference without sending anyone twice or losing anyone."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="list_entries")
+    profile = models.ForeignKey("crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", db_index=False)
+    pushed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "profile"], name="uniq_messaging_list_entry")]

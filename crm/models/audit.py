@@ -29,6 +29,11 @@ class AuditAction(models.TextChoices):
     IMPORT = "data.import", "Imported profiles"
     API_KEY_CREATE = "api_key.create", "Created an API key"
     API_KEY_REVOKE = "api_key.revoke", "Revoked an API key"
+    SEGMENT_CREATE = "segment.create", "Created a segment"
+    SEGMENT_UPDATE = "segment.update", "Edited a segment"
+    SEGMENT_DELETE = "segment.delete", "Deleted a segment"
+    SEGMENT_MEMBERS_ADD = "segment.members_add", "Added profiles to a segment"
+    SEGMENT_MEMBERS_REMOVE = "segment.members_remove", "Removed profiles from a segment"
 
 
 class AuditLog(models.Model):

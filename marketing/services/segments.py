@@ -30,6 +30,23 @@ class RefreshResult:
 
 logger = logging.getLogger(__name__)
 
+PREVIEW_SAMPLE = 10
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    count: int
+    sample: list  # CustomerProfile rows, most recently seen first
+
+
+def segment_preview(*, club, rule, now=None, sample_size: int = PREVIEW_SAMPLE) -> SegmentPreview:
+    """How many of the club's profiles a rule matches right now, and a few of them: what the
+    builder shows while the marketer edits. Two queries; raises InvalidRule."""
+    matches = rule_queryset(club=club, rule=rule, now=now)
+    sample = list(matches.order_by("-last_seen_at", "-pk")[:sample_size]) if sample_size else []
+    count = len(sample) if len(sample) < sample_size else matches.count()
+    return SegmentPreview(count=count, sample=sample)
+
 INCREMENTAL_BATCH = 5_000
 
 
