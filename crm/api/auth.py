@@ -26,6 +26,8 @@ SCOPE_CAPABILITY = {
     ApiScope.PROFILES_WRITE: Capability.EDIT_PROFILES,
     ApiScope.MERGES_WRITE: Capability.EDIT_PROFILES,
     ApiScope.EVENTS_INGEST: Capability.MANAGE_CLUB,
+    ApiScope.SEGMENTS_READ: Capability.VIEW,
+    ApiScope.SEGMENTS_WRITE: Capability.MARKET,
 }
 
 

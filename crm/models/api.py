@@ -11,6 +11,8 @@ class ApiScope(models.TextChoices):
     PROFILES_WRITE = "profiles:write", "Edit profiles, notes and tags"
     EVENTS_INGEST = "events:ingest", "Send and replay events"
     MERGES_WRITE = "merges:write", "Merge and unmerge profiles, decide merge suggestions"
+    SEGMENTS_READ = "segments:read", "Read segments, their counts and previews"
+    SEGMENTS_WRITE = "segments:write", "Create, edit, refresh and delete segments; add and remove static members"
 
 
 class ApiKey(ClubScopedModel):
