@@ -13,6 +13,9 @@ class CrmErrorCode(StrEnum):
     MERGE_REFUSED = "merge_refused"
     NOT_FOUND = "not_found"
     INVALID_IMPORT = "invalid_import"
+    INVALID_RULE = "invalid_rule"
+    INVALID_SEGMENT = "invalid_segment"
+    SEGMENT_NAME_TAKEN = "segment_name_taken"
 
 
 class CrmError(Exception):

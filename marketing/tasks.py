@@ -2,7 +2,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 from crm.models import Club
-from marketing.services.segments import segments_refresh_all, segments_refresh_for_profiles
+from marketing.models import Segment, SegmentKind
+from marketing.services.segments import segment_refresh, segments_refresh_all, segments_refresh_for_profiles
 
 
 @shared_task(
@@ -12,6 +13,18 @@ def refresh_segments_for_profiles(club_id: int, profile_ids: list[int]) -> int:
     """After processing changed these people: bring every rule-based segment up to date for them."""
     club = Club.objects.filter(pk=club_id).first()
     return segments_refresh_for_profiles(club=club, profile_ids=profile_ids) if club else 0
+
+
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=8
+)
+def refresh_segment(club_id: int, segment_id: int) -> int | None:
+    """A full refresh of one segment (after its rule was saved, or asked for); its member count."""
+    segment = Segment.objects.unscoped_across_clubs().filter(pk=segment_id, club_id=club_id).select_related("club")
+    segment = segment.first()
+    if segment is None or segment.kind != SegmentKind.DYNAMIC:
+        return None
+    return segment_refresh(club=segment.club, segment=segment).member_count
 
 
 @shared_task

@@ -24,7 +24,9 @@ PROFILE_EXPORT_COLUMNS = [
 ]
 
 
-def profiles_export_csv(*, club, queryset, actor, ip_address: str | None = None) -> Iterator[str]:
+def profiles_export_csv(
+    *, club, queryset, actor, ip_address: str | None = None, source: dict | None = None
+) -> Iterator[str]:
     """CSV lines for a club's profiles; the audit row is written before the first byte leaves.
 
     Personal data leaving the system is always audited (SPEC 15), with the row count and ids,
@@ -38,8 +40,14 @@ def profiles_export_csv(*, club, queryset, actor, ip_address: str | None = None)
         actor=actor,
         action=AuditAction.EXPORT,
         object_type="crm.customerprofile",
-        summary=f"Exported {len(profile_ids)} profile(s) as CSV",
-        details={"count": len(profile_ids), "profile_ids": profile_ids, "columns": PROFILE_EXPORT_COLUMNS},
+        summary=f"Exported {len(profile_ids)} profile(s) as CSV"
+        + (f" from segment '{source['segment']}'" if source and "segment" in source else ""),
+        details={
+            "count": len(profile_ids),
+            "profile_ids": profile_ids,
+            "columns": PROFILE_EXPORT_COLUMNS,
+            **({"source": source} if source else {}),
+        },
         ip_address=ip_address,
     )
     return _csv_lines(queryset.values_list(*PROFILE_EXPORT_COLUMNS))

@@ -1,0 +1,297 @@
+"""Creating, editing and deleting segments, and hand-picking static members (SPEC 8).
+
+Every change is validated before anything is written, audited in the same transaction, and
+scoped to one club. A rule is checked twice over: the grammar (every error with its path) and
+its references (segments it builds on must exist in this club and must not lead back to itself).
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.errors import CrmError, CrmErrorCode
+from crm.models import AuditAction, CustomerProfile
+from crm.services.audit import audit_record
+from crm.services.exports import profiles_export_csv
+from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
+from marketing.services.rules.grammar import rule_validate
+from marketing.services.segments import segment_references
+
+MAX_NAME = 80
+MAX_HAND_PICKED = 10_000
+
+
+@dataclass(frozen=True)
+class MembersChange:
+    changed: int  # profiles actually added (or removed); ones already there (or absent) are skipped
+    member_count: int
+
+
+def segment_create(
+    *, club, actor, name: str, kind: str = SegmentKind.DYNAMIC, rule=None, description: str = "",
+    sync_to_messaging: bool = False, ip_address: str | None = None,
+) -> Segment:
+    """A new segment. A dynamic one's members are filled by the refresh queued after commit."""
+    name = _clean_name(name)
+    if kind not in SegmentKind.values:
+        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
+    _check_rule(club, kind=kind, rule=rule, segment=None)
+    with transaction.atomic():
+        _check_name_free(club, name, exclude=None)
+        try:
+            with transaction.atomic():
+                segment = Segment.objects.create(
+                    club=club, name=name, kind=kind, rule=rule if kind == SegmentKind.DYNAMIC else None,
+                    description=description or "", sync_to_messaging=sync_to_messaging,
+                    created_by=actor if actor is not None and actor.is_authenticated else None,
+                )
+        except IntegrityError as error:  # a concurrent create of the same name won the race
+            raise _name_taken(name) from error
+        audit_record(
+            club=club, actor=actor, action=AuditAction.SEGMENT_CREATE, target=segment,
+            summary=f"Created {kind} segment '{name}'", details={"rule": segment.rule}, ip_address=ip_address,
+        )
+        _refresh_after_commit(segment)
+    return segment
+
+
+def segment_update(
+    *, club, actor, segment: Segment, ip_address: str | None = None, **changes
+) -> Segment:
+    """Change name, description, rule or the sync flag; a changed rule refreshes after commit."""
+    allowed = {"name", "description", "rule", "sync_to_messaging"}
+    if unknown := set(changes) - allowed - {"kind"}:
+        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"These can't be changed: {', '.join(sorted(unknown))}.")
+    if "kind" in changes and changes["kind"] != segment.kind:
+        raise CrmError(
+            CrmErrorCode.INVALID_SEGMENT,
+            "A segment's kind can't change; make a new segment instead.",
+            {"kind": segment.kind},
+        )
+    _require_own(club, segment)
+    if "name" in changes:
+        changes["name"] = _clean_name(changes["name"])
+    if "rule" in changes:
+        _check_rule(club, kind=segment.kind, rule=changes["rule"], segment=segment)
+    with transaction.atomic():
+        locked = Segment.objects.for_club(club).select_for_update().get(pk=segment.pk)
+        if "name" in changes and changes["name"] != locked.name:
+            _check_name_free(club, changes["name"], exclude=locked.pk)
+        before = {field: getattr(locked, field) for field in changes}
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        try:
+            with transaction.atomic():
+                locked.save(update_fields=[*changes, "updated_at"] if changes else ["updated_at"])
+        except IntegrityError as error:
+            raise _name_taken(changes.get("name", locked.name)) from error
+        changed = sorted(field for field in changes if before[field] != changes[field])
+        audit_record(
+            club=club, actor=actor, action=AuditAction.SEGMENT_UPDATE, target=locked,
+            summary=f"Edited segment '{locked.name}'" + (f" ({', '.join(changed)})" if changed else ""),
+            details={"changed": changed, "before": {field: before[field] for field in changed}},
+            ip_address=ip_address,
+        )
+        if "rule" in changed:
+            _refresh_after_commit(locked)
+    return locked
+
+
+def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = None) -> None:
+    """Delete a segment and its membership; refused while another segment's rule refers to it."""
+    _require_own(club, segment)
+    with transaction.atomic():
+        users = [
+            other.name
+            for other in Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).exclude(pk=segment.pk)
+            if segment.pk in segment_references(other.rule)
+        ]
+        if users:
+            raise CrmError(
+                CrmErrorCode.INVALID_SEGMENT,
+                f"Other segments build on this one: {', '.join(sorted(users))}. Change them first.",
+                {"used_by": sorted(users)},
+            )
+        audit_record(
+            club=club, actor=actor, action=AuditAction.SEGMENT_DELETE, target=segment,
+            summary=f"Deleted segment '{segment.name}' ({segment.member_count} members)",
+            details={"rule": segment.rule, "kind": segment.kind}, ip_address=ip_address,
+        )
+        Segment.objects.for_club(club).filter(pk=segment.pk).delete()
+
+
+def segment_members_add(
+    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+) -> MembersChange:
+    """Hand-pick profiles into a static segment (ids of other clubs or merged-away profiles are
+    dropped); each newcomer gets an `entered` change, like a rule refresh would record."""
+    ids = _hand_picked_ids(club, segment, profile_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        live = set(
+            CustomerProfile.objects.for_club(club)
+            .filter(pk__in=ids, merged_into__isnull=True, is_erased=False)
+            .values_list("pk", flat=True)
+        )
+        already = set(
+            SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=live)
+            .values_list("profile_id", flat=True)
+        )
+        newcomers = sorted(live - already)
+        SegmentMember.objects.bulk_create(
+            [SegmentMember(club=club, segment=segment, profile_id=pk, entered_at=now) for pk in newcomers],
+            batch_size=1000,
+        )
+        _record_changes(club, segment, newcomers, SegmentChangeKind.ENTERED, now)
+        count = _store_count(club, segment)
+        audit_record(
+            club=club, actor=actor, action=AuditAction.SEGMENT_MEMBERS_ADD, target=segment,
+            summary=f"Added {len(newcomers)} profile(s) to '{segment.name}'",
+            details={"profile_ids": newcomers[:1000]}, ip_address=ip_address,
+        )
+    return MembersChange(len(newcomers), count)
+
+
+def segment_members_remove(
+    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+) -> MembersChange:
+    ids = _hand_picked_ids(club, segment, profile_ids)
+    now = timezone.now()
+    with transaction.atomic():
+        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        leaving = SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=ids)
+        leavers = sorted(leaving.values_list("profile_id", flat=True))
+        leaving.delete()
+        _record_changes(club, segment, leavers, SegmentChangeKind.EXITED, now)
+        count = _store_count(club, segment)
+        audit_record(
+            club=club, actor=actor, action=AuditAction.SEGMENT_MEMBERS_REMOVE, target=segment,
+            summary=f"Removed {len(leavers)} profile(s) from '{segment.name}'",
+            details={"profile_ids": leavers[:1000]}, ip_address=ip_address,
+        )
+    return MembersChange(len(leavers), count)
+
+
+def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str | None = None):
+    """The segment's members as CSV lines, audited like every export of personal data."""
+    _require_own(club, segment)
+    members = CustomerProfile.objects.for_club(club).filter(
+        pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id")
+    )
+    return profiles_export_csv(
+        club=club, queryset=members, actor=actor, ip_address=ip_address,
+        source={"segment_id": segment.pk, "segment": segment.name},
+    )
+
+
+def segment_members_queryset(*, club, segment: Segment):
+    """The segment's members as live profiles (the members list and the API page through it)."""
+    return CustomerProfile.objects.for_club(club).filter(
+        pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id"),
+        merged_into__isnull=True,
+    )
+
+
+def _check_rule(club, *, kind: str, rule, segment: Segment | None) -> None:
+    if kind == SegmentKind.STATIC:
+        if rule not in (None, {}):
+            raise CrmError(CrmErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
+        return
+    if rule is None:
+        raise CrmError(CrmErrorCode.INVALID_RULE, "A dynamic segment needs a rule.", {"errors": []})
+    errors = rule_validate(rule)
+    if errors:
+        raise CrmError(
+            CrmErrorCode.INVALID_RULE,
+            f"The rule has {len(errors)} problem(s).",
+            {"errors": [{"path": error.path, "message": error.message} for error in errors]},
+        )
+    referenced = segment_references(rule)
+    if not referenced:
+        return
+    rules = dict(Segment.objects.for_club(club).values_list("pk", "rule"))
+    if missing := sorted(referenced - set(rules)):
+        raise CrmError(
+            CrmErrorCode.INVALID_RULE,
+            "The rule refers to segments that don't exist in this club.",
+            {"errors": [{"path": "$", "message": f"No segment {pk} in this club."} for pk in missing]},
+        )
+    if segment is not None and _leads_back(segment.pk, referenced, rules):
+        raise CrmError(
+            CrmErrorCode.INVALID_RULE,
+            "The rule would make this segment depend on itself.",
+            {"errors": [{"path": "$", "message": "Segment references form a cycle back to this segment."}]},
+        )
+
+
+def _leads_back(start: int, referenced: set[int], rules: dict) -> bool:
+    seen, stack = set(), list(referenced)
+    while stack:
+        current = stack.pop()
+        if current == start:
+            return True
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(segment_references(rules.get(current)))
+    return False
+
+
+def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
+    _require_own(club, segment)
+    if segment.kind != SegmentKind.STATIC:
+        raise CrmError(
+            CrmErrorCode.NOT_PERMITTED, "Profiles are added to a rule-based segment by its rule, not by hand."
+        )
+    ids = sorted({int(pk) for pk in profile_ids})
+    if not ids or len(ids) > MAX_HAND_PICKED:
+        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
+    return ids
+
+
+def _record_changes(club, segment, profile_ids, change, now) -> None:
+    SegmentChange.objects.bulk_create(
+        [SegmentChange(club=club, segment=segment, profile_id=pk, change=change, at=now) for pk in profile_ids],
+        batch_size=1000,
+    )
+
+
+def _store_count(club, segment) -> int:
+    count = SegmentMember.objects.for_club(club).filter(segment=segment).count()
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=count)
+    segment.member_count = count
+    return count
+
+
+def _refresh_after_commit(segment: Segment) -> None:
+    if segment.kind != SegmentKind.DYNAMIC:
+        return
+    from marketing.tasks import refresh_segment
+
+    transaction.on_commit(lambda: refresh_segment.delay(segment.club_id, segment.pk), robust=True)
+
+
+def _require_own(club, segment) -> None:
+    if segment.club_id != club.pk:
+        raise CrmError(CrmErrorCode.NOT_FOUND, "No such segment in this club.")
+
+
+def _clean_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not name or len(name) > MAX_NAME:
+        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"A segment name needs 1–{MAX_NAME} characters.", {"name": name})
+    return name
+
+
+def _check_name_free(club, name: str, *, exclude) -> None:
+    taken = Segment.objects.for_club(club).filter(name__iexact=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
+    if taken.exists():
+        raise _name_taken(name)
+
+
+def _name_taken(name: str) -> CrmError:
+    return CrmError(CrmErrorCode.SEGMENT_NAME_TAKEN, f"There is already a segment called '{name}'.", {"name": name})
