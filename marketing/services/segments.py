@@ -36,14 +36,14 @@ PREVIEW_SAMPLE = 10
 @dataclass(frozen=True)
 class SegmentPreview:
     count: int
-    sample: list  # CustomerProfile rows, most recently seen first
+    sample: list  # CustomerProfile rows, most recently changed first
 
 
 def segment_preview(*, club, rule, now=None, sample_size: int = PREVIEW_SAMPLE) -> SegmentPreview:
     """How many of the club's profiles a rule matches right now, and a few of them: what the
     builder shows while the marketer edits. Two queries; raises InvalidRule."""
     matches = rule_queryset(club=club, rule=rule, now=now)
-    sample = list(matches.order_by("-last_seen_at", "-pk")[:sample_size]) if sample_size else []
+    sample = list(matches.order_by("-updated_at", "-pk")[:sample_size]) if sample_size else []
     count = len(sample) if len(sample) < sample_size else matches.count()
     return SegmentPreview(count=count, sample=sample)
 
@@ -84,6 +84,8 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
     """(entered, exited) after writing the difference between the rule's matches and the members,
     for every member or only among `touched` profiles."""
     matches = rule_queryset(club=club, rule=segment.rule, now=now)
+    # Raw SQL gets the time as the ORM stores it (SQLite compares datetimes as text).
+    stamp = connection.ops.adapt_datetimefield_value(now)
     if touched is not None:
         matches = matches.filter(pk__in=touched)
     matches_sql, matches_params = matches.values(member=F("pk")).query.sql_with_params()
@@ -106,14 +108,14 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
                 cursor.execute(
                     f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
                     f"SELECT %s, %s, m.member, %s, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
-                    [club.pk, segment.pk, SegmentChangeKind.ENTERED, now, segment.pk],
+                    [club.pk, segment.pk, SegmentChangeKind.ENTERED, stamp, segment.pk],
                 )
                 entered = cursor.rowcount
                 leaving = f"NOT EXISTS (SELECT 1 FROM {scratch} m WHERE m.member = s.profile_id){scope_sql}"
                 cursor.execute(
                     f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
                     f"SELECT %s, %s, s.profile_id, %s, %s FROM {members} s WHERE s.segment_id = %s AND {leaving}",
-                    [club.pk, segment.pk, SegmentChangeKind.EXITED, now, segment.pk, *scope_params],
+                    [club.pk, segment.pk, SegmentChangeKind.EXITED, stamp, segment.pk, *scope_params],
                 )
                 exited = cursor.rowcount
                 cursor.execute(
@@ -124,7 +126,7 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
                 cursor.execute(
                     f"INSERT INTO {members} (club_id, segment_id, profile_id, entered_at) "
                     f"SELECT %s, %s, m.member, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
-                    [club.pk, segment.pk, now, segment.pk],
+                    [club.pk, segment.pk, stamp, segment.pk],
                 )
             finally:
                 cursor.execute(f"DROP TABLE {scratch}")

@@ -1,0 +1,322 @@
+"""Segments over REST (SPEC 8, 14): CRUD, preview, refresh, members, static add/remove, build from text.
+
+Views parse, call a service, render. The same club scoping, scopes, throttles and error body as
+the rest of /api/v1/: another club's segment is a 404, a bad rule a 400 listing every problem
+with its path.
+"""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from crm.api.auth import ClubApiView, request_actor
+from crm.api.errors import ApiError, invalid_fields
+from crm.api.schema import errors
+from crm.errors import CrmError
+from crm.models import ApiScope, CustomerProfile
+from crm.selectors import InvalidCursor, keyset_page
+from crm.services.audit import client_ip
+from crm.tenancy import get_object_in_club_or_404
+from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.services.rules.explain import rule_explain
+from marketing.services.rules.fields import FIELDS
+from marketing.services.rules.grammar import rule_json_schema
+from marketing.services.segment_editing import (
+    MAX_HAND_PICKED,
+    segment_create,
+    segment_delete,
+    segment_members_add,
+    segment_members_remove,
+    segment_rule_check,
+    segment_update,
+)
+from marketing.services.segments import segment_preview, segment_refresh
+
+SEGMENT_FIELDS = (
+    "id", "name", "description", "kind", "rule", "member_count", "last_refreshed_at", "last_refresh_ms",
+    "sync_to_messaging", "messaging_list_id", "sync_status", "last_synced_at", "sync_error",
+    "created_at", "updated_at",
+)
+MEMBER_ORDERING = ("-entered_at", "-id")
+
+RULE_EXAMPLE = {
+    "all": [
+        {"field": "membership_tier", "op": "in", "value": ["Gold"]},
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 30}},
+    ]
+}
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = SEGMENT_FIELDS
+        read_only_fields = tuple(
+            name for name in SEGMENT_FIELDS if name not in ("name", "description", "kind", "rule", "sync_to_messaging")
+        )
+        extra_kwargs = {"kind": {"required": False}, "rule": {"required": False}}
+
+
+class SegmentWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    kind = serializers.ChoiceField(choices=SegmentKind.choices, required=False)
+    rule = serializers.JSONField(required=False, allow_null=True)
+    sync_to_messaging = serializers.BooleanField(required=False)
+
+
+class RuleSerializer(serializers.Serializer):
+    rule = serializers.JSONField()
+
+
+class ProfileSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerProfile
+        fields = (
+            "id", "first_name", "last_name", "primary_email", "membership_status", "membership_tier", "updated_at",
+        )
+
+
+class PreviewSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    explanation = serializers.CharField()
+    sample = ProfileSummarySerializer(many=True)
+
+
+class MemberSerializer(serializers.Serializer):
+    entered_at = serializers.DateTimeField()
+    profile = ProfileSummarySerializer()
+
+
+class MembersPageSerializer(serializers.Serializer):
+    next_cursor = serializers.CharField(allow_null=True)
+    results = MemberSerializer(many=True)
+
+
+class ProfileIdsSerializer(serializers.Serializer):
+    profile_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=MAX_HAND_PICKED, allow_empty=False
+    )
+
+
+class SegmentApiView(ClubApiView):
+    read_scope = ApiScope.SEGMENTS_READ
+    write_scope = ApiScope.SEGMENTS_WRITE
+
+    def _segment(self, segment_id: int) -> Segment:
+        return get_object_in_club_or_404(Segment, self.club, pk=segment_id)
+
+    def _call(self, service, **kwargs):
+        try:
+            return service(club=self.club, **kwargs)
+        except CrmError as error:
+            raise ApiError.from_crm(error) from error
+
+
+def _preview_body(club, rule) -> dict:
+    preview = segment_preview(club=club, rule=rule)
+    return {
+        "count": preview.count,
+        "explanation": rule_explain(rule, segment_names=_segment_names(club)),
+        "sample": ProfileSummarySerializer(preview.sample, many=True).data,
+    }
+
+
+def _segment_names(club) -> dict[int, str]:
+    return dict(Segment.objects.for_club(club).values_list("pk", "name"))
+
+
+class SegmentListView(SegmentApiView):
+    """GET / POST /api/v1/segments"""
+
+    @extend_schema(operation_id="segments_list", responses={200: SegmentSerializer(many=True), **errors(401, 403, 429)})
+    def get(self, request):
+        segments = Segment.objects.for_club(self.club).order_by("name", "pk")
+        return Response(SegmentSerializer(segments, many=True).data)
+
+    @extend_schema(
+        operation_id="segments_create",
+        summary="Create a dynamic (rule) or static (hand-picked) segment",
+        description="A dynamic segment's members are filled by a refresh queued right after it is saved.",
+        request=SegmentWriteSerializer,
+        responses={201: SegmentSerializer, **errors(400, 401, 403, 429)},
+        examples=[
+            OpenApiExample("Gold regulars", value={"name": "Gold regulars", "rule": RULE_EXAMPLE}, request_only=True),
+            OpenApiExample(
+                "A rule with a problem",
+                value={
+                    "error": {
+                        "code": "invalid_rule",
+                        "message": "The rule has 1 problem(s).",
+                        "details": {"errors": [{"path": "$.all[0].op", "message": "'between' needs [low, high]."}]},
+                    }
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = SegmentWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        segment = self._call(
+            segment_create, actor=request_actor(request), ip_address=client_ip(request), **serializer.validated_data
+        )
+        return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+
+class SegmentDetailView(SegmentApiView):
+    """GET / PATCH / DELETE /api/v1/segments/{id}"""
+
+    @extend_schema(operation_id="segments_retrieve", responses={200: SegmentSerializer, **errors(401, 403, 404, 429)})
+    def get(self, request, segment_id: int):
+        return Response(SegmentSerializer(self._segment(segment_id)).data)
+
+    @extend_schema(
+        operation_id="segments_update",
+        request=SegmentWriteSerializer(partial=True),
+        responses={200: SegmentSerializer, **errors(400, 401, 403, 404, 429)},
+    )
+    def patch(self, request, segment_id: int):
+        segment = self._segment(segment_id)
+        serializer = SegmentWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        segment = self._call(
+            segment_update, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+            **serializer.validated_data,
+        )
+        return Response(SegmentSerializer(segment).data)
+
+    @extend_schema(operation_id="segments_delete", responses={204: None, **errors(400, 401, 403, 404, 429)})
+    def delete(self, request, segment_id: int):
+        segment = self._segment(segment_id)
+        self._call(segment_delete, actor=request_actor(request), segment=segment, ip_address=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SegmentPreviewView(SegmentApiView):
+    """POST /api/v1/segments/preview: count, plain-words explanation and a sample, nothing saved."""
+
+    read_scope = write_scope = ApiScope.SEGMENTS_READ  # a POST only because a rule is a JSON body
+
+    @extend_schema(
+        operation_id="segments_preview",
+        request=RuleSerializer,
+        responses={200: PreviewSerializer, **errors(400, 401, 403, 429)},
+        examples=[OpenApiExample("Preview", value={"rule": RULE_EXAMPLE}, request_only=True)],
+    )
+    def post(self, request):
+        serializer = RuleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rule = serializer.validated_data["rule"]
+        self._call(segment_rule_check, rule=rule)
+        return Response(_preview_body(self.club, rule))
+
+
+class SegmentRefreshView(SegmentApiView):
+    """POST /api/v1/segments/{id}/refresh: bring the membership up to date now."""
+
+    @extend_schema(
+        operation_id="segments_refresh",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "RefreshResult",
+                {
+                    "entered": serializers.IntegerField(),
+                    "exited": serializers.IntegerField(),
+                    "member_count": serializers.IntegerField(),
+                    "milliseconds": serializers.IntegerField(),
+                },
+            ),
+            **errors(400, 401, 403, 404, 429),
+        },
+    )
+    def post(self, request, segment_id: int):
+        result = self._call(segment_refresh, segment=self._segment(segment_id))
+        return Response(
+            {
+                "entered": result.entered,
+                "exited": result.exited,
+                "member_count": result.member_count,
+                "milliseconds": result.milliseconds,
+            }
+        )
+
+
+class SegmentMembersView(SegmentApiView):
+    """GET /api/v1/segments/{id}/members: newest members first, cursor-paged. Personal data, so
+    it needs `profiles:read` as well as the segment being visible."""
+
+    read_scope = ApiScope.PROFILES_READ
+
+    @extend_schema(
+        operation_id="segments_members",
+        parameters=[
+            OpenApiParameter("cursor", str, description="`next_cursor` of the previous page."),
+            OpenApiParameter("page_size", int, description="1–200, default 50."),
+        ],
+        responses={200: MembersPageSerializer, **errors(400, 401, 403, 404, 429)},
+    )
+    def get(self, request, segment_id: int):
+        segment = self._segment(segment_id)
+        try:
+            page_size = int(request.query_params.get("page_size", 50))
+            if not 1 <= page_size <= 200:
+                raise ValueError
+        except ValueError as error:
+            raise invalid_fields({"page_size": ["A whole number from 1 to 200."]}) from error
+        members = SegmentMember.objects.for_club(self.club).filter(segment=segment).select_related("profile")
+        try:
+            page = keyset_page(
+                members, ordering=MEMBER_ORDERING, cursor=request.query_params.get("cursor"), limit=page_size
+            )
+        except InvalidCursor as error:
+            raise invalid_fields({"cursor": [str(error)]}) from error
+        return Response(MembersPageSerializer({"next_cursor": page.next_cursor, "results": page.rows}).data)
+
+
+class SegmentMembersChangeView(SegmentApiView):
+    """POST /api/v1/segments/{id}/members/add and /members/remove (static segments)."""
+
+    remove = False
+
+    @extend_schema(
+        request=ProfileIdsSerializer,
+        responses={
+            200: inline_serializer(
+                "SegmentMembersChange",
+                {"changed": serializers.IntegerField(), "member_count": serializers.IntegerField()},
+            ),
+            **errors(400, 401, 403, 404, 429),
+        },
+    )
+    def post(self, request, segment_id: int):
+        segment = self._segment(segment_id)
+        serializer = ProfileIdsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        change = segment_members_remove if self.remove else segment_members_add
+        result = self._call(
+            change, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+            profile_ids=serializer.validated_data["profile_ids"],
+        )
+        return Response({"changed": result.changed, "member_count": result.member_count})
+
+
+class SegmentRuleSchemaView(SegmentApiView):
+    """GET /api/v1/segments/schema: the rule grammar as JSON Schema and the field registry."""
+
+    @extend_schema(
+        operation_id="segments_rule_schema",
+        responses={
+            200: inline_serializer(
+                "SegmentRuleSchema", {"schema": serializers.DictField(), "fields": serializers.ListField()}
+            )
+        },
+    )
+    def get(self, request):
+        fields = [
+            {"name": field.name, "type": field.type, "label": field.label, "operators": list(field.operators)}
+            for field in FIELDS.values()
+        ]
+        return Response({"schema": rule_json_schema(), "fields": fields})

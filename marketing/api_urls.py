@@ -1,0 +1,26 @@
+from django.urls import path
+
+from marketing.api import (
+    SegmentDetailView,
+    SegmentListView,
+    SegmentMembersChangeView,
+    SegmentMembersView,
+    SegmentPreviewView,
+    SegmentRefreshView,
+    SegmentRuleSchemaView,
+)
+
+urlpatterns = [
+    path("segments", SegmentListView.as_view(), name="api_segments"),
+    path("segments/preview", SegmentPreviewView.as_view(), name="api_segments_preview"),
+    path("segments/schema", SegmentRuleSchemaView.as_view(), name="api_segments_schema"),
+    path("segments/<int:segment_id>", SegmentDetailView.as_view(), name="api_segment"),
+    path("segments/<int:segment_id>/refresh", SegmentRefreshView.as_view(), name="api_segment_refresh"),
+    path("segments/<int:segment_id>/members", SegmentMembersView.as_view(), name="api_segment_members"),
+    path("segments/<int:segment_id>/members/add", SegmentMembersChangeView.as_view(), name="api_segment_members_add"),
+    path(
+        "segments/<int:segment_id>/members/remove",
+        SegmentMembersChangeView.as_view(remove=True),
+        name="api_segment_members_remove",
+    ),
+]
