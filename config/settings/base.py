@@ -211,6 +211,30 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EVENTS_MAX_BODY_BYTES + 1024 * 1024
 EVENTS_STREAM = env("EVENTS_STREAM", default="fairway:events")
 EVENTS_STREAM_GROUP = env("EVENTS_STREAM_GROUP", default="fairway-crm")
 
+# --- Messaging service (SPEC 13 outbound): marketing/messaging/ reads these -----------------
+# The default is the local simulator that `make run` starts (`python -m simulators.messaging
+# --port 8025`); production sets the real URL and key.
+MESSAGING_BASE_URL = env("MESSAGING_BASE_URL", default="http://127.0.0.1:8025")
+MESSAGING_API_KEY = env("MESSAGING_API_KEY", default="")
+MESSAGING_TIMEOUT_SECONDS = env.float("MESSAGING_TIMEOUT_SECONDS", default=10.0)  # connect and read, each
+MESSAGING_MAX_RETRIES = env.int("MESSAGING_MAX_RETRIES", default=4)  # after the first attempt
+MESSAGING_BACKOFF_SECONDS = env.float("MESSAGING_BACKOFF_SECONDS", default=0.5)  # first retry's ceiling, doubling
+MESSAGING_BACKOFF_MAX_SECONDS = env.float("MESSAGING_BACKOFF_MAX_SECONDS", default=30.0)  # also caps Retry-After
+# Segment → Messaging list sync: contacts per add/remove call, and how often beat syncs flagged segments.
+MESSAGING_SYNC_BATCH = env.int("MESSAGING_SYNC_BATCH", default=500)
+MESSAGING_SYNC_MINUTES = env.int("MESSAGING_SYNC_MINUTES", default=15)
+# A sync whose heartbeat is older than this is presumed dead (worker killed) and may be taken over.
+MESSAGING_SYNC_STALE_SECONDS = env.int("MESSAGING_SYNC_STALE_SECONDS", default=600)
+
+# --- Anthropic (SPEC 19): only intelligence/llm/ reads these -------------------------------
+# An empty key means offline: the AI segment builder falls back to its phrase parser. An empty
+# base URL means the SDK's default; tests and the demo point it at simulators/anthropic_api.py.
+ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env("ANTHROPIC_BASE_URL", default="")
+ANTHROPIC_MODEL = env("ANTHROPIC_MODEL", default="claude-sonnet-5-5")
+ANTHROPIC_TIMEOUT_SECONDS = env.float("ANTHROPIC_TIMEOUT_SECONDS", default=30.0)
+ANTHROPIC_MAX_RETRIES = env.int("ANTHROPIC_MAX_RETRIES", default=2)
+
 # --- I18N, static -------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
