@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test install migrate lint worker beat web clean
+.PHONY: run test install migrate lint worker beat web clean messaging-sim
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# The local Messaging service stand-in on 127.0.0.1:8025 (`make run` starts it too); see docs/messaging.md.
+messaging-sim: install
+	$(BIN)/python -m simulators.messaging --port 8025
 
 clean:
 	rm -rf var/broker var/cache
