@@ -1,0 +1,1 @@
+"""The Messaging service boundary (SPEC 13 outbound): one client module, typed results, specific errors."""
