@@ -44,6 +44,12 @@ def declared_schedules() -> list[ScheduledJob]:
             why="Relative-date rules (birthdays, 'in the last 30 days') move with the calendar, not only events.",
         ),
         ScheduledJob(
+            name="segments.sync_to_messaging",
+            task="marketing.tasks.sync_segments_to_messaging",
+            every=timedelta(minutes=settings.MESSAGING_SYNC_MINUTES),
+            why="Flagged segments' Messaging lists follow their membership; a failed sync resumes on the next run.",
+        ),
+        ScheduledJob(
             name="system.clear_expired_sessions",
             task="crm.tasks.clear_expired_sessions",
             crontab="17 3 * * *",

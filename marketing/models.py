@@ -32,6 +32,9 @@ class Segment(ClubScopedModel):
     sync_status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.NEVER)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     sync_error = models.TextField(blank=True)
+    # Bumped after every acknowledged batch while a sync runs: a "running" segment whose heartbeat
+    # stopped (the worker was killed) may be taken over instead of staying locked forever.
+    sync_heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -3,6 +3,7 @@ from django.db import OperationalError
 
 from crm.models import Club
 from marketing.models import Segment, SegmentKind
+from marketing.services.messaging_sync import segment_sync, segments_sync_all
 from marketing.services.segments import segment_refresh, segments_refresh_all, segments_refresh_for_profiles
 
 
@@ -30,3 +31,18 @@ def refresh_segment(club_id: int, segment_id: int) -> int | None:
 @shared_task
 def refresh_all_segments() -> int:
     return segments_refresh_all()
+
+
+@shared_task
+def sync_segments_to_messaging() -> dict[str, int]:
+    """Push every flagged segment's adds and removes to its Messaging list; failures resume next run."""
+    return segments_sync_all()
+
+
+@shared_task
+def sync_segment_to_messaging(club_id: int, segment_id: int) -> str:
+    """Sync one segment now (e.g. right after a marketer flags it); returns the sync status."""
+    club = Club.objects.filter(pk=club_id).first()
+    flagged = Segment.objects.for_club(club).filter(pk=segment_id, sync_to_messaging=True) if club else None
+    segment = flagged.first() if flagged is not None else None
+    return segment_sync(club=club, segment=segment).status if segment else "not flagged for sync"

@@ -1,0 +1,235 @@
+"""Segment → Messaging list sync (SPEC 8, 13 outbound): push the difference, in batches, idempotently.
+
+`MessagingListEntry` is what the Messaging list is known to hold: a row is written only after
+Messaging acknowledged the add, deleted only after it acknowledged the removal. Each run pushes
+the difference between the segment's members and those entries, smallest profile id first, so a
+run that failed part-way leaves the acknowledged batches recorded and the next run starts where
+it stopped: nobody is added twice, nobody is lost.
+
+A batch's idempotency key is a hash of what the batch is (segment, list, action, each profile with
+the id of the membership or entry row that put it there, and the contact details sent), so a batch
+retried after a timeout — even by another process after a restart — carries the same key, and
+Messaging replays its answer instead of applying it twice. The row ids make a person who left and
+came back a new key rather than a replay of their first add.
+
+What identifies a profile to Messaging: `external_id` = the profile's id (stable, never reused, and
+what a removal names), plus the primary email and phone and the Messaging contact id when the CRM
+knows them, so Messaging can join the list member to a contact it already has. Erased and
+merged-away profiles are never pushed, and are removed if they had been.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from crm.errors import CrmError, CrmErrorCode
+from crm.models import IdentifierKind, ProfileIdentifier
+from marketing.messaging.client import MessagingClient, MessagingError
+from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    status: str  # a SyncStatus value
+    added: int = 0
+    removed: int = 0
+    batches: int = 0
+    error: str = ""
+    already_running: bool = False  # another worker holds this segment's sync; nothing was done
+
+
+def segment_sync(*, club, segment: Segment, client: MessagingClient | None = None, now=None) -> SyncResult:
+    """Bring the segment's Messaging list in line with its members.
+
+    Side effects: creates the Messaging list on the first sync (stores its id), adds and removes
+    contacts there, records acknowledged entries, and keeps `sync_status`, `sync_error` and
+    `last_synced_at` up to date. A Messaging failure is not raised: it is recorded (status failed)
+    and returned, and the next run resumes. Locking: see `_claim`.
+    """
+    if segment.club_id != club.pk:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
+    if not segment.sync_to_messaging:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "This segment is not set to sync to Messaging.")
+    if not _claim(club, segment):
+        return SyncResult(status=SyncStatus.RUNNING, already_running=True)
+    client = client or MessagingClient.from_settings()
+    now = now or timezone.now()
+    batch_size = settings.MESSAGING_SYNC_BATCH
+    added = removed = batches = 0
+    try:
+        list_id = segment.messaging_list_id or _list_create(club, segment, client)
+        for profile_ids in _removal_batches(club, segment, list_id, client, batch_size):
+            removed, batches = removed + len(profile_ids), batches + 1
+        for profile_ids in _addition_batches(club, segment, list_id, client, batch_size, now):
+            added, batches = added + len(profile_ids), batches + 1
+    except MessagingError as error:
+        message = f"{error} ({added} added and {removed} removed before it; the next sync resumes from there)"
+        _finish(club, segment, status=SyncStatus.FAILED, error=message)
+        logger.warning("segment %s sync to Messaging failed: %s", segment.pk, message)
+        return SyncResult(SyncStatus.FAILED, added, removed, batches, error=message)
+    except Exception as error:
+        _finish(club, segment, status=SyncStatus.FAILED, error=f"Unexpected error: {error!r}")
+        raise
+    _finish(club, segment, status=SyncStatus.SYNCED, error="", synced_at=now)
+    logger.info(
+        "segment %s synced to Messaging list %s: +%s -%s in %s batches", segment.pk, list_id, added, removed, batches
+    )
+    return SyncResult(SyncStatus.SYNCED, added, removed, batches)
+
+
+def segments_sync_all(*, client: MessagingClient | None = None) -> dict[str, int]:
+    """Sync every segment flagged for Messaging, club by club (the beat job). One segment's
+    failure is recorded on it and logged; the others still run."""
+    client = client or MessagingClient.from_settings()
+    # Platform-wide sweep: each segment is then synced inside its own club.
+    flagged = Segment.objects.unscoped_across_clubs().filter(sync_to_messaging=True).select_related("club")
+    outcomes = {"synced": 0, "failed": 0, "already_running": 0}
+    for segment in flagged.order_by("club_id", "pk"):
+        try:
+            result = segment_sync(club=segment.club, segment=segment, client=client)
+        except Exception:
+            logger.exception("segment %s (club %s): sync to Messaging crashed", segment.pk, segment.club_id)
+            outcomes["failed"] += 1
+            continue
+        outcomes["already_running" if result.already_running else result.status] += 1
+    return outcomes
+
+
+# --- the steps --------------------------------------------------------------------------
+
+
+def _claim(club, segment: Segment) -> bool:
+    """Mark the sync running unless another worker is running it. One conditional UPDATE, so two
+    workers can't both push the same batches; a heartbeat older than MESSAGING_SYNC_STALE_SECONDS
+    means the holder died, and the sync may be taken over. (A row lock held across the HTTP calls
+    would keep a transaction open for minutes, and on SQLite block every writer meanwhile.)"""
+    stale_before = timezone.now() - timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS)
+    free = (
+        ~Q(sync_status=SyncStatus.RUNNING) | Q(sync_heartbeat_at__isnull=True) | Q(sync_heartbeat_at__lt=stale_before)
+    )
+    claimed = (
+        Segment.objects.for_club(club)
+        .filter(free, pk=segment.pk)
+        .update(sync_status=SyncStatus.RUNNING, sync_heartbeat_at=timezone.now())
+    )
+    if claimed:
+        segment.sync_status = SyncStatus.RUNNING
+    return bool(claimed)
+
+
+def _finish(club, segment: Segment, *, status: str, error: str, synced_at=None) -> None:
+    fields = {"sync_status": status, "sync_error": error, "sync_heartbeat_at": None}
+    if synced_at is not None:
+        fields["last_synced_at"] = synced_at
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(segment, name, value)
+
+
+def _list_create(club, segment: Segment, client: MessagingClient) -> str:
+    name = f"{club.name}: {segment.name}"
+    # Same segment and name → same key: a creation whose answer was lost is replayed, not repeated.
+    messaging_list = client.list_create(
+        name=name,
+        external_id=f"fairway-segment-{segment.pk}",
+        idempotency_key=_idempotency_key("list", segment, [club.pk, segment.pk, name]),
+    )
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(messaging_list_id=messaging_list.id)
+    segment.messaging_list_id = messaging_list.id
+    return messaging_list.id
+
+
+def _wanted_members(club, segment: Segment):
+    """Members the list should hold: never an erased or merged-away profile."""
+    return SegmentMember.objects.for_club(club).filter(
+        segment=segment, profile__is_erased=False, profile__merged_into__isnull=True
+    )
+
+
+def _addition_batches(club, segment, list_id, client, batch_size, now):
+    """Push members not yet on the list, one batch per call; yields each acknowledged batch's ids."""
+    already_listed = MessagingListEntry.objects.for_club(club).filter(segment=segment, profile=OuterRef("profile"))
+    contact_id = (
+        ProfileIdentifier.objects.for_club(club)
+        .filter(profile=OuterRef("profile"), kind=IdentifierKind.MESSAGING_CONTACT_ID)
+        .order_by("-last_seen_at")
+        .values("value")[:1]
+    )
+    pending = (
+        _wanted_members(club, segment)
+        .filter(~Exists(already_listed))
+        .order_by("profile_id")
+        .values("id", "profile_id", "profile__primary_email", "profile__primary_phone", contact_id=Subquery(contact_id))
+    )
+    after = 0
+    while rows := list(pending.filter(profile_id__gt=after)[:batch_size]):
+        contacts = [_contact(row) for row in rows]
+        identity = [[row["profile_id"], row["id"]] for row in rows]
+        client.list_add_contacts(
+            list_id=list_id,
+            contacts=contacts,
+            idempotency_key=_idempotency_key("add", segment, [list_id, identity, contacts]),
+        )
+        profile_ids = [row["profile_id"] for row in rows]
+        with transaction.atomic():
+            # ignore_conflicts: a worker that took over a stale sync may have recorded some already.
+            MessagingListEntry.objects.for_club(club).bulk_create(
+                [MessagingListEntry(club=club, segment=segment, profile_id=pk, pushed_at=now) for pk in profile_ids],
+                ignore_conflicts=True,
+            )
+            _beat(club, segment)
+        after = profile_ids[-1]
+        yield profile_ids
+
+
+def _removal_batches(club, segment, list_id, client, batch_size):
+    """Remove list entries whose profile is no longer wanted; yields each acknowledged batch's ids."""
+    still_wanted = _wanted_members(club, segment).filter(profile=OuterRef("profile"))
+    leaving = (
+        MessagingListEntry.objects.for_club(club)
+        .filter(segment=segment)
+        .filter(~Exists(still_wanted))
+        .order_by("profile_id")
+        .values_list("id", "profile_id")
+    )
+    after = 0
+    while rows := list(leaving.filter(profile_id__gt=after)[:batch_size]):
+        profile_ids = [profile_id for _, profile_id in rows]
+        client.list_remove_contacts(
+            list_id=list_id,
+            external_ids=[str(profile_id) for profile_id in profile_ids],
+            idempotency_key=_idempotency_key("remove", segment, [list_id, [[pk, entry] for entry, pk in rows]]),
+        )
+        with transaction.atomic():
+            MessagingListEntry.objects.for_club(club).filter(segment=segment, profile_id__in=profile_ids).delete()
+            _beat(club, segment)
+        after = profile_ids[-1]
+        yield profile_ids
+
+
+def _beat(club, segment) -> None:
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(sync_heartbeat_at=timezone.now())
+
+
+def _contact(row: dict) -> dict:
+    contact = {
+        "external_id": str(row["profile_id"]),
+        "email": row["profile__primary_email"],
+        "phone": row["profile__primary_phone"],
+        "contact_id": row["contact_id"],
+    }
+    return {name: value for name, value in contact.items() if value}
+
+
+def _idempotency_key(action: str, segment: Segment, content) -> str:
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return f"fairway-segment-{segment.pk}-{action}-{digest[:40]}"
