@@ -24,4 +24,5 @@ urlpatterns = [
     path("graphql/", GraphQLApiView.as_view(), name="graphql"),
     path("healthz", healthz, name="healthz"),
     path("", include("crm.urls")),
+    path("", include("marketing.urls")),
 ]

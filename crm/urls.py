@@ -10,13 +10,6 @@ urlpatterns = [
     path("profiles/export.csv", views.profile_export, name="profile_export"),
     path("profiles/<int:profile_id>/", views.profile_detail, name="profile_detail"),
     path(
-        "segments/",
-        views.pillar_placeholder(
-            "Segments", "The segment builder (rules, live counts, Messaging sync) is not built yet."
-        ),
-        name="segments",
-    ),
-    path(
         "campaigns/",
         views.pillar_placeholder("Campaigns", "Campaigns, A/B tests and journeys are not built yet."),
         name="campaigns",

@@ -119,7 +119,7 @@ def test_profile_search_matches_names_emails_phones_and_member_numbers(club_a, p
 
 def test_placeholder_pages_say_plainly_they_are_not_built(client_for, club_a):
     client = client_for(club_a, Role.MARKETER)
-    for name in ("segments", "campaigns", "social", "intelligence"):
+    for name in ("campaigns", "social", "intelligence"):
         response = client.get(reverse(name))
         assert response.status_code == 200
         assert b"Not available yet" in response.content

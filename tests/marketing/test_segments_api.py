@@ -120,7 +120,8 @@ def test_members_are_cursor_paged_newest_first(club_a, django_capture_on_commit_
         segment_id = create(client, name="Gold", rule=GOLD).json()["id"]
     seen, cursor = [], None
     for _ in range(5):
-        page = client.get(f"/api/v1/segments/{segment_id}/members", {"page_size": 2, **({"cursor": cursor} if cursor else {})})
+        params = {"page_size": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(f"/api/v1/segments/{segment_id}/members", params)
         assert page.status_code == 200
         seen += [row["profile"]["id"] for row in page.json()["results"]]
         cursor = page.json()["next_cursor"]

@@ -1,0 +1,41 @@
+"""Reads for the segment pages' charts."""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from marketing.models import SegmentChange, SegmentChangeKind
+
+
+@dataclass(frozen=True)
+class DailyChange:
+    day: date
+    entered: int
+    exited: int
+
+
+def segment_daily_changes(*, club, segment, days: int = 30, now=None) -> list[DailyChange]:
+    """Entered and left per day (the club's days) for the last `days` days, oldest first, with the
+    quiet days included so a chart's bars line up with the calendar. One grouped query."""
+    tz = zoneinfo.ZoneInfo(club.timezone)
+    today = (now or timezone.now()).astimezone(tz).date()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        SegmentChange.objects.for_club(club)
+        .filter(segment=segment, at__gte=datetime.combine(first, time.min, tzinfo=tz))
+        .annotate(day=TruncDate("at", tzinfo=tz))
+        .values("day")
+        .annotate(
+            entered=Count("id", filter=Q(change=SegmentChangeKind.ENTERED)),
+            exited=Count("id", filter=Q(change=SegmentChangeKind.EXITED)),
+        )
+    )
+    by_day = {row["day"]: row for row in rows}
+    return [
+        DailyChange(day, by_day.get(day, {}).get("entered", 0), by_day.get(day, {}).get("exited", 0))
+        for day in (first + timedelta(days=offset) for offset in range(days))
+    ]

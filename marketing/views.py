@@ -1,0 +1,291 @@
+"""The marketers' segment pages (SPEC 8): list, builder with live count and sample, members,
+refresh, CSV export, hand-picked lists and the AI builder. Views parse, call services, render."""
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from crm import selectors
+from crm.errors import CrmError
+from crm.models import Capability
+from crm.models.clubs import role_allows
+from crm.permissions import club_page
+from crm.services.audit import client_ip
+from crm.tenancy import get_object_in_club_or_404
+from marketing import builder
+from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.services.rules.compiler import InvalidRule
+from marketing.services.rules.explain import rule_explain
+from marketing.services.segment_editing import (
+    segment_create,
+    segment_delete,
+    segment_members_add,
+    segment_members_export_csv,
+    segment_members_remove,
+    segment_update,
+)
+from marketing.services.segments import segment_preview, segment_refresh
+from marketing.statistics import segment_daily_changes
+
+MEMBERS_PAGE = 25
+
+
+def _is_fragment_request(request) -> bool:
+    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
+
+
+@club_page()
+def segment_list(request):
+    segments = Segment.objects.for_club(request.club).order_by("name", "pk")
+    return render(
+        request,
+        "marketing/segment_list.html",
+        {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET)},
+    )
+
+
+@club_page(Capability.MARKET)
+def segment_new(request):
+    kind = request.POST.get("kind") or request.GET.get("kind") or SegmentKind.DYNAMIC
+    if kind not in SegmentKind.values:
+        return HttpResponseBadRequest("Unknown segment kind.")
+    if request.method == "POST":
+        tree = builder.nodes_from_form(request.POST)
+        try:
+            segment = segment_create(
+                club=request.club, actor=request.user, ip_address=client_ip(request), kind=kind,
+                rule=builder.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
+                **_details_from_form(request.POST),
+            )
+        except CrmError as error:
+            return _builder_page(request, None, tree=tree, kind=kind, error=error, status=400)
+        messages.success(request, f"Saved '{segment.name}'.")
+        return redirect("segment_detail", segment_id=segment.pk)
+    return _builder_page(request, None, tree=builder.empty_tree(), kind=kind)
+
+
+@club_page()
+def segment_detail(request, segment_id: int):
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    if request.method == "POST":
+        if not role_allows(request.club_role, Capability.MARKET):
+            raise Http404
+        tree = builder.nodes_from_form(request.POST)
+        changes = _details_from_form(request.POST)
+        if segment.kind == SegmentKind.DYNAMIC:
+            changes["rule"] = builder.rule_from_nodes(tree)
+        try:
+            segment = segment_update(
+                club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request), **changes
+            )
+        except CrmError as error:
+            return _builder_page(request, segment, tree=tree, kind=segment.kind, error=error, status=400)
+        messages.success(request, f"Saved '{segment.name}'.")
+        return redirect("segment_detail", segment_id=segment.pk)
+    return _builder_page(request, segment, tree=builder.nodes_from_rule(segment.rule), kind=segment.kind)
+
+
+def _details_from_form(data) -> dict:
+    return {
+        "name": data.get("name", ""),
+        "description": data.get("description", ""),
+        "sync_to_messaging": data.get("sync_to_messaging") == "on",
+    }
+
+
+def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
+    unclaimed = builder.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
+    context = {
+        "segment": segment,
+        "kind": kind,
+        "tree": tree,
+        "choices": builder.builder_choices(),
+        "club_segments": _other_segments(request.club, segment),
+        "error": error,
+        "rule_errors": unclaimed,
+        "draft": draft,
+        "form_name": request.POST.get("name", segment.name if segment else ""),
+        "form_description": request.POST.get("description", segment.description if segment else ""),
+        "form_sync": request.POST.get("sync_to_messaging") == "on" if request.method == "POST" else bool(
+            segment and segment.sync_to_messaging
+        ),
+        "can_market": role_allows(request.club_role, Capability.MARKET),
+        "can_export": role_allows(request.club_role, Capability.EXPORT),
+    }
+    if kind == SegmentKind.DYNAMIC:
+        context["preview"] = _preview_context(request.club, tree)
+    if segment is not None:
+        context["members"] = _members_page(request.club, segment, cursor=None)
+        context.update(_changes_chart(segment_daily_changes(club=request.club, segment=segment, days=30)))
+    return render(request, "marketing/segment_builder.html", context, status=status)
+
+
+def _changes_chart(days) -> dict:
+    """Bars for the entered/left chart: up for entered, down for left, scaled to the busiest day."""
+    peak = max([max(day.entered, day.exited) for day in days] + [1])
+    bars = []
+    for day in days:
+        entered_h, exited_h = round(55 * day.entered / peak), round(55 * day.exited / peak)
+        bars.append(
+            {"day": day.day, "entered": day.entered, "exited": day.exited, "entered_h": entered_h,
+             "entered_y": 60 - entered_h, "exited_h": exited_h}
+        )
+    return {"daily_changes": bars, "daily_peak": peak, "chart_width": 12 * len(days)}
+
+
+def _other_segments(club, segment):
+    segments = Segment.objects.for_club(club).order_by("name").only("pk", "name")
+    return segments.exclude(pk=segment.pk) if segment else segments
+
+
+def _preview_context(club, tree) -> dict:
+    """Count, explanation and sample for the tree, or the problems that stop it from running."""
+    rule = builder.rule_from_nodes(tree)
+    try:
+        preview = segment_preview(club=club, rule=rule)
+    except InvalidRule as error:
+        return {"problems": [f"{problem.message}" for problem in error.errors]}
+    names = dict(Segment.objects.for_club(club).values_list("pk", "name"))
+    return {"count": preview.count, "sample": preview.sample, "explanation": rule_explain(rule, segment_names=names)}
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_builder_edit(request):
+    """htmx: apply an add/remove (or a changed field menu) and re-render the editor and preview."""
+    tree = builder.apply_action(builder.nodes_from_form(request.POST), request.POST.get("action", ""))
+    context = {
+        "tree": tree,
+        "choices": builder.builder_choices(),
+        "club_segments": _other_segments(request.club, None),
+        "preview": _preview_context(request.club, tree),
+        "oob": True,
+    }
+    return render(request, "marketing/_editor.html", context)
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_builder_preview(request):
+    tree = builder.nodes_from_form(request.POST)
+    return render(request, "marketing/_preview.html", {"preview": _preview_context(request.club, tree)})
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_from_text(request):
+    """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
+    until the marketer presses Save (the same save as any edit)."""
+    from intelligence.services.segment_builder import SegmentDraftError, segment_draft_from_text
+
+    text = request.POST.get("text", "").strip()
+    if not text:
+        messages.error(request, "Describe the people you want, e.g. “gold members who played 3 rounds this month”.")
+        return redirect("segments")
+    try:
+        draft = segment_draft_from_text(club=request.club, text=text)
+    except SegmentDraftError as error:
+        return render(
+            request,
+            "marketing/segment_list.html",
+            {
+                "segments": Segment.objects.for_club(request.club).order_by("name", "pk"),
+                "can_market": True,
+                "ai_text": text,
+                "ai_error": error,
+            },
+            status=400,
+        )
+    return _builder_page(request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft)
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_refresh_now(request, segment_id: int):
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    try:
+        result = segment_refresh(club=request.club, segment=segment)
+    except (CrmError, InvalidRule) as error:
+        messages.error(request, getattr(error, "message", str(error)))
+    else:
+        messages.success(
+            request,
+            f"Refreshed in {result.milliseconds:,} ms: {result.entered:,} entered, {result.exited:,} left, "
+            f"{result.member_count:,} members.",
+        )
+    return redirect("segment_detail", segment_id=segment.pk)
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_delete_view(request, segment_id: int):
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    try:
+        segment_delete(club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request))
+    except CrmError as error:
+        messages.error(request, error.message)
+        return redirect("segment_detail", segment_id=segment.pk)
+    messages.success(request, f"Deleted '{segment.name}'.")
+    return redirect("segments")
+
+
+@club_page()
+def segment_members(request, segment_id: int):
+    """htmx: the next page of members ("Older")."""
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    try:
+        page = _members_page(request.club, segment, cursor=request.GET.get("cursor"))
+    except selectors.InvalidCursor as error:
+        return HttpResponseBadRequest(str(error))
+    return render(request, "marketing/_members.html", {"segment": segment, "members": page, "append": True})
+
+
+def _members_page(club, segment, *, cursor):
+    rows = SegmentMember.objects.for_club(club).filter(segment=segment).select_related("profile")
+    return selectors.keyset_page(rows, ordering=("-entered_at", "-id"), cursor=cursor, limit=MEMBERS_PAGE)
+
+
+@club_page(Capability.EXPORT)
+def segment_export(request, segment_id: int):
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    lines = segment_members_export_csv(
+        club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request)
+    )
+    response = StreamingHttpResponse(lines, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-{request.club.slug}.csv"'
+    return response
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_members_change(request, segment_id: int):
+    """Hand-picked lists: add one profile found by search, or remove one from the members list."""
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    remove = request.POST.get("change") == "remove"
+    change = segment_members_remove if remove else segment_members_add
+    try:
+        result = change(
+            club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request),
+            profile_ids=request.POST.getlist("profile_id"),
+        )
+    except (CrmError, ValueError) as error:
+        messages.error(request, getattr(error, "message", "Choose a profile."))
+    else:
+        verb = "Removed" if remove else "Added"
+        messages.success(request, f"{verb} {result.changed} profile(s); {result.member_count:,} members now.")
+    return redirect(reverse("segment_detail", args=[segment.pk]) + "#members")
+
+
+@club_page(Capability.MARKET)
+def segment_candidate_search(request, segment_id: int):
+    """htmx: profiles matching a search, to add to a hand-picked list."""
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    query = " ".join(request.GET.get("q", "").split())
+    found = []
+    if len(query) >= 2:
+        filters = selectors.ProfileFilters(search=query)
+        found = list(selectors.profile_filtered_queryset(club=request.club, filters=filters)[:10])
+    return render(request, "marketing/_candidates.html", {"segment": segment, "found": found, "query": query})
+

@@ -1,0 +1,191 @@
+"""The marketers' segment pages: the builder round-trips every kind of condition through its form,
+edits and previews over htmx, saves with errors beside the right condition, exports audited CSV,
+keeps hand-picked lists, and never shows or touches another club's segments."""
+
+from html.parser import HTMLParser
+
+import pytest
+from django.urls import reverse
+
+from crm.models import AuditLog, Role
+from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.services.segments import segment_refresh
+from tests.factories import ProfileFactory
+
+GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
+
+
+class FormFields(HTMLParser):
+    """The values a browser would submit for the form with this id (inputs, selects, checkboxes)."""
+
+    def __init__(self, form_id: str | None):
+        super().__init__()
+        self.form_id, self.inside, self.select = form_id, form_id is None, None
+        self.fields: list[tuple[str, str]] = []
+        self._first_option = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and self.form_id is not None:
+            self.inside = attrs.get("id") == self.form_id
+        if not self.inside:
+            return
+        if tag == "input" and attrs.get("name"):
+            if attrs.get("type") in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.fields.append((attrs["name"], attrs.get("value", "on" if attrs.get("type") == "checkbox" else "")))
+        elif tag == "select":
+            self.select, self._first_option, self._chosen = attrs.get("name"), None, False
+        elif tag == "option" and self.select:
+            if self._first_option is None:
+                self._first_option = attrs.get("value", "")
+            if "selected" in attrs:
+                self.fields.append((self.select, attrs.get("value", "")))
+                self._chosen = True
+
+    def handle_endtag(self, tag):
+        if tag == "form" and self.form_id is not None:
+            self.inside = False
+        elif tag == "select" and self.select:
+            if not self._chosen and self._first_option is not None:
+                self.fields.append((self.select, self._first_option))
+            self.select = None
+
+
+def form_data(html: str, form_id: str | None = "segment-form") -> dict[str, list[str]]:
+    parser = FormFields(form_id)
+    parser.feed(html)
+    data: dict[str, list[str]] = {}
+    for name, value in parser.fields:
+        data.setdefault(name, []).append(value)
+    return data
+
+
+ROUND_TRIP_RULE = {
+    "all": [
+        {"field": "tier", "op": "in", "value": ["Gold", "Silver"]},
+        {"field": "membership_status", "op": "in", "value": ["active", "suspended"]},
+        {"field": "handicap", "op": "between", "value": [5, 18.5]},
+        {"field": "email_opt_in", "op": "eq", "value": True},
+        {"field": "date_of_birth", "op": "is_set"},
+        {"field": "joined_on", "op": "within_last_days", "value": 365},
+        {"field": "renewal_on", "op": "lt", "value": "2027-01-31"},
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 30}},
+        {"activity": {"type": "booking.created", "count": {"op": "eq", "value": 0}, "properties": {"course": "North"}}},
+        {"any": [{"tag": "Winter league"}, {"birthday": {"within_next_days": 7}}]},
+        {"not": {"any": [{"field": "email", "op": "contains", "value": "@example.org"}]}},
+    ]
+}
+
+
+@pytest.fixture
+def marketer(client_for, club_a):
+    return client_for(club_a, Role.MARKETER)
+
+
+def test_every_kind_of_condition_survives_the_builder_form_unchanged(marketer, club_a):
+    segment = Segment.objects.create(club=club_a, name="Everything", rule=ROUND_TRIP_RULE)
+    page = marketer.get(reverse("segment_detail", args=[segment.pk]))
+    assert page.status_code == 200
+    data = form_data(page.content.decode())
+    saved = marketer.post(reverse("segment_detail", args=[segment.pk]), data)
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    segment.refresh_from_db()
+    assert segment.rule == ROUND_TRIP_RULE
+
+
+def test_a_new_segment_is_saved_from_the_form_and_bad_values_come_back_beside_their_condition(marketer, club_a):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    page = marketer.get(reverse("segment_new"))
+    data = form_data(page.content.decode())
+    data.update({"name": ["Gold"], "r.0-field": ["tier"], "r.0-op": ["eq"], "r.0-value": ["Gold"]})
+    saved = marketer.post(reverse("segment_new"), data)
+    assert saved.status_code == 302
+    segment = Segment.objects.for_club(club_a).get(name="Gold")
+    assert segment.rule == {"all": [GOLD]}
+    assert AuditLog.objects.for_club(club_a).filter(action="segment.create").count() == 1
+
+    data.update({"name": ["Handicaps"], "r.0-field": ["handicap"], "r.0-op": ["gt"], "r.0-value": ["lots"]})
+    refused = marketer.post(reverse("segment_new"), data)
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "compares with a number" in body and "has-errors" in body and 'value="lots"' in body
+    assert Segment.objects.for_club(club_a).count() == 1
+
+
+def test_the_editor_adds_and_removes_conditions_and_previews_over_htmx(marketer, club_a):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    ProfileFactory(club=club_a, membership_tier="Silver")
+    data = form_data(marketer.get(reverse("segment_new")).content.decode())
+    data.update({"r.0-field": ["tier"], "r.0-op": ["eq"], "r.0-value": ["Gold"], "action": ["add:r:activity"]})
+    edited = marketer.post(reverse("segment_builder_edit"), data, HTTP_HX_REQUEST="true")
+    html = edited.content.decode()
+    assert edited.status_code == 200 and 'name="r.1-activity_type"' in html
+    assert 'hx-swap-oob="true"' in html  # the preview follows the edit
+    removed = marketer.post(
+        reverse("segment_builder_edit"), {**data, **form_data(html, None), "action": ["remove:r.1"]}
+    )
+    assert 'name="r.1-activity_type"' not in removed.content.decode()
+    preview = marketer.post(reverse("segment_builder_preview"), data, HTTP_HX_REQUEST="true")
+    assert 'data-testid="preview-count">1<' in preview.content.decode()
+
+
+def test_refresh_export_and_delete_from_the_page(marketer, club_a):
+    people = [ProfileFactory(club=club_a, membership_tier="Gold") for _ in range(2)]
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    refreshed = marketer.post(reverse("segment_refresh", args=[segment.pk]), follow=True)
+    assert "2 entered" in refreshed.content.decode()
+    export = marketer.get(reverse("segment_export", args=[segment.pk]))
+    rows = b"".join(export.streaming_content).decode().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("id,")
+    assert {int(row.split(",")[0]) for row in rows[1:]} == {person.pk for person in people}
+    audit = AuditLog.objects.for_club(club_a).get(action="data.export")
+    assert audit.details["source"]["segment_id"] == segment.pk and audit.details["count"] == 2
+    marketer.post(reverse("segment_delete", args=[segment.pk]))
+    assert not Segment.objects.for_club(club_a).exists()
+
+
+def test_members_page_on_and_a_chart_of_changes(marketer, club_a):
+    for _ in range(30):
+        ProfileFactory(club=club_a, membership_tier="Gold")
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    segment_refresh(club=club_a, segment=segment)
+    page = marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode()
+    assert page.count('class="entered"') == 30 and "30 entered" in page  # one bar a day; today's holds all 30
+    assert "Older members" in page
+    cursor = page.split("?cursor=")[1].split('"')[0]
+    more = marketer.get(reverse("segment_members", args=[segment.pk]) + f"?cursor={cursor}", HTTP_HX_REQUEST="true")
+    assert more.content.decode().count("<tr>") == 5  # 25 on the first page, the other 5 here
+
+
+def test_hand_picked_lists_add_by_search_and_remove(marketer, club_a, club_b):
+    ann = ProfileFactory(club=club_a, first_name="Annabel", last_name="Lee")
+    ProfileFactory(club=club_b, first_name="Annabel", last_name="Other")
+    segment = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    found = marketer.get(reverse("segment_candidates", args=[segment.pk]), {"q": "Annabel"}).content.decode()
+    assert "Lee" in found and "Other" not in found
+    marketer.post(reverse("segment_members_change", args=[segment.pk]), {"change": "add", "profile_id": ann.pk})
+    assert list(SegmentMember.objects.for_club(club_a).values_list("profile_id", flat=True)) == [ann.pk]
+    marketer.post(reverse("segment_members_change", args=[segment.pk]), {"change": "remove", "profile_id": ann.pk})
+    assert not SegmentMember.objects.for_club(club_a).exists()
+
+
+def test_viewers_see_segments_but_cannot_change_or_export_them(client_for, club_a):
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    viewer = client_for(club_a, Role.VIEWER)
+    page = viewer.get(reverse("segment_detail", args=[segment.pk]))
+    assert page.status_code == 200 and b"Save segment" not in page.content
+    assert viewer.get(reverse("segment_new")).status_code == 403
+    assert viewer.post(reverse("segment_refresh", args=[segment.pk])).status_code == 403
+    assert viewer.get(reverse("segment_export", args=[segment.pk])).status_code == 403
+
+
+def test_another_clubs_segments_are_invisible_on_every_page(client_for, club_a, club_b):
+    segment = Segment.objects.create(club=club_a, name="Alpha secret list", rule=GOLD)
+    other = client_for(club_b, Role.ADMIN)
+    assert b"Alpha secret list" not in other.get(reverse("segments")).content
+    for name in ("segment_detail", "segment_members", "segment_export", "segment_candidates"):
+        assert other.get(reverse(name, args=[segment.pk])).status_code == 404, name
+    for name in ("segment_refresh", "segment_delete", "segment_members_change"):
+        assert other.post(reverse(name, args=[segment.pk]), {"profile_id": 1}).status_code == 404, name
+    assert Segment.objects.for_club(club_a).filter(pk=segment.pk).exists()
