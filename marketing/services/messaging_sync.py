@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.models import IdentifierKind, ProfileIdentifier
-from marketing.messaging.client import MessagingClient, MessagingError
+from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
 from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
 
 logger = logging.getLogger(__name__)
@@ -63,27 +63,41 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
         return SyncResult(status=SyncStatus.RUNNING, already_running=True)
     client = client or MessagingClient.from_settings()
     now = now or timezone.now()
-    batch_size = settings.MESSAGING_SYNC_BATCH
-    added = removed = batches = 0
+    # Read after the claim: the caller's copy may predate another worker creating the list.
+    segment.messaging_list_id = (
+        Segment.objects.for_club(club).values_list("messaging_list_id", flat=True).get(pk=segment.pk)
+    )
+    progress = _Progress()
     try:
-        list_id = segment.messaging_list_id or _list_create(club, segment, client)
-        for profile_ids in _removal_batches(club, segment, list_id, client, batch_size):
-            removed, batches = removed + len(profile_ids), batches + 1
-        for profile_ids in _addition_batches(club, segment, list_id, client, batch_size, now):
-            added, batches = added + len(profile_ids), batches + 1
+        list_id = _list_existing(segment, client) or _list_create(
+            club, segment, client, vanished_list_id=segment.messaging_list_id
+        )
+        try:
+            _push_difference(club, segment, list_id, client, now, progress)
+        except MessagingNotFound:  # deleted while this sync ran
+            list_id = _list_create(club, segment, client, vanished_list_id=list_id)
+            _push_difference(club, segment, list_id, client, now, progress)
     except MessagingError as error:
-        message = f"{error} ({added} added and {removed} removed before it; the next sync resumes from there)"
+        message = (
+            f"{error} ({progress.added} added and {progress.removed} removed before it; "
+            "the next sync resumes from there)"
+        )
         _finish(club, segment, status=SyncStatus.FAILED, error=message)
         logger.warning("segment %s sync to Messaging failed: %s", segment.pk, message)
-        return SyncResult(SyncStatus.FAILED, added, removed, batches, error=message)
+        return SyncResult(SyncStatus.FAILED, progress.added, progress.removed, progress.batches, error=message)
     except Exception as error:
         _finish(club, segment, status=SyncStatus.FAILED, error=f"Unexpected error: {error!r}")
         raise
     _finish(club, segment, status=SyncStatus.SYNCED, error="", synced_at=now)
     logger.info(
-        "segment %s synced to Messaging list %s: +%s -%s in %s batches", segment.pk, list_id, added, removed, batches
+        "segment %s synced to Messaging list %s: +%s -%s in %s batches",
+        segment.pk,
+        list_id,
+        progress.added,
+        progress.removed,
+        progress.batches,
     )
-    return SyncResult(SyncStatus.SYNCED, added, removed, batches)
+    return SyncResult(SyncStatus.SYNCED, progress.added, progress.removed, progress.batches)
 
 
 def segments_sync_all(*, client: MessagingClient | None = None) -> dict[str, int]:
@@ -135,17 +149,53 @@ def _finish(club, segment: Segment, *, status: str, error: str, synced_at=None) 
         setattr(segment, name, value)
 
 
-def _list_create(club, segment: Segment, client: MessagingClient) -> str:
+@dataclass
+class _Progress:
+    added: int = 0
+    removed: int = 0
+    batches: int = 0
+
+
+def _push_difference(club, segment, list_id, client, now, progress: _Progress) -> None:
+    batch_size = settings.MESSAGING_SYNC_BATCH
+    for profile_ids in _removal_batches(club, segment, list_id, client, batch_size):
+        progress.removed, progress.batches = progress.removed + len(profile_ids), progress.batches + 1
+    for profile_ids in _addition_batches(club, segment, list_id, client, batch_size, now):
+        progress.added, progress.batches = progress.added + len(profile_ids), progress.batches + 1
+
+
+def _list_create(club, segment: Segment, client: MessagingClient, *, vanished_list_id: str = "") -> str:
     name = f"{club.name}: {segment.name}"
-    # Same segment and name → same key: a creation whose answer was lost is replayed, not repeated.
+    # Same segment, name (and list it replaces) → same key: a creation whose answer was lost is
+    # replayed, not repeated. The vanished list's id makes a replacement a new creation rather
+    # than a replay of the list that disappeared.
     messaging_list = client.list_create(
         name=name,
         external_id=f"fairway-segment-{segment.pk}",
-        idempotency_key=_idempotency_key("list", segment, [club.pk, segment.pk, name]),
+        idempotency_key=_idempotency_key("list", segment, [club.pk, segment.pk, name, vanished_list_id]),
     )
-    Segment.objects.for_club(club).filter(pk=segment.pk).update(messaging_list_id=messaging_list.id)
+    with transaction.atomic():
+        Segment.objects.for_club(club).filter(pk=segment.pk).update(messaging_list_id=messaging_list.id)
+        # Together with the new id, or a crash in between would leave entries claiming people are
+        # on a list that never had them.
+        MessagingListEntry.objects.for_club(club).filter(segment=segment).delete()
     segment.messaging_list_id = messaging_list.id
     return messaging_list.id
+
+
+def _list_existing(segment: Segment, client: MessagingClient) -> str:
+    """The segment's list id if Messaging still has that list, else "" (one GET per sync, so a
+    sync with nothing to push still notices). A list deleted in Messaging, or a local simulator
+    restarted with empty memory, leaves entries that describe nothing: a new list is filled."""
+    if not segment.messaging_list_id:
+        return ""
+    try:
+        return client.list_get(list_id=segment.messaging_list_id).id
+    except MessagingNotFound:
+        logger.warning(
+            "segment %s: Messaging list %s is gone; a new one is made", segment.pk, segment.messaging_list_id
+        )
+        return ""
 
 
 def _wanted_members(club, segment: Segment):

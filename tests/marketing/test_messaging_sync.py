@@ -4,6 +4,7 @@ failure part-way, removals, the lock, and club isolation."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -152,7 +153,7 @@ def test_someone_who_leaves_and_comes_back_is_added_again(club_a, messaging_simu
     assert times_added(messaging_simulator, segment) == {ann: 2}
 
 
-def test_a_sync_with_nothing_to_change_sends_nothing(club_a, messaging_simulator):
+def test_a_sync_with_nothing_to_change_only_checks_the_list_is_there(club_a, messaging_simulator):
     segment, _ = gold_segment(club_a, people=3)
     segment_sync(club=club_a, segment=segment, now=NOW)
     before = len(messaging_simulator.requests())
@@ -160,7 +161,9 @@ def test_a_sync_with_nothing_to_change_sends_nothing(club_a, messaging_simulator
     result = segment_sync(club=club_a, segment=segment, now=NOW)
 
     assert (result.status, result.batches) == (SyncStatus.SYNCED, 0)
-    assert len(messaging_simulator.requests()) == before
+    assert [(request["method"], request["path"]) for request in messaging_simulator.requests()[before:]] == [
+        ("GET", f"/v1/lists/{segment.messaging_list_id}")
+    ]
 
 
 def test_each_contact_carries_its_profile_id_email_phone_and_messaging_contact_id(club_a, messaging_simulator):
@@ -236,14 +239,40 @@ def test_each_clubs_list_holds_only_its_own_members(club_a, club_b, messaging_si
 def test_the_sweep_carries_on_past_a_segment_that_fails(club_a, messaging_simulator):
     first, first_people = gold_segment(club_a, people=2, name="First")
     second, more_people = gold_segment(club_a, people=2, name="Second")  # same rule: everyone is in both
-    Segment.objects.for_club(club_a).filter(pk=first.pk).update(messaging_list_id="lst_deleted_in_messaging")
+    segments_sync_all()
+    messaging_simulator.fail(mode="500", times=100, path_prefix=f"/v1/lists/{first_list_id(first)}/")
+    CustomerProfile.objects.for_club(club_a).filter(pk=first_people[0]).update(membership_tier="Silver")
+    segment_refresh(club=club_a, segment=first)
+    segment_refresh(club=club_a, segment=second)
 
     outcomes = sync_segments_to_messaging.delay().get()
 
     assert outcomes == {"synced": 1, "failed": 1, "already_running": 0}
     first.refresh_from_db()
-    assert first.sync_status == SyncStatus.FAILED and "404" in first.sync_error
-    assert on_messaging_list(messaging_simulator, second) == sorted(first_people + more_people)
+    assert first.sync_status == SyncStatus.FAILED and "500" in first.sync_error
+    assert on_messaging_list(messaging_simulator, second) == sorted(first_people[1:] + more_people)
+
+
+def first_list_id(segment) -> str:
+    segment.refresh_from_db()
+    return segment.messaging_list_id
+
+
+def test_a_list_that_vanished_from_messaging_is_replaced_and_refilled(club_a, messaging_simulator):
+    segment, people = gold_segment(club_a, people=3)
+    segment_sync(club=club_a, segment=segment, now=NOW)
+    first_creation_key = messaging_simulator.requests(path_suffix="/v1/lists")[0]["idempotency_key"]
+    requests.post(f"{messaging_simulator.url}/_sim/reset", timeout=5)  # a restarted simulator forgets its lists
+    ProfileFactory(club=club_a, membership_tier="Gold")  # not refreshed in: the list follows the members
+    messaging_simulator.fail(mode="500", times=1, method="POST", path_prefix="/v1/lists")  # the creation retries
+
+    result = segment_sync(club=club_a, segment=segment, now=NOW)
+
+    assert (result.status, result.added) == (SyncStatus.SYNCED, 3)
+    creations = messaging_simulator.requests(method="POST", path_suffix="/v1/lists")
+    assert [request["outcome"] for request in creations] == ["injected 500", "applied"]
+    assert creations[1]["idempotency_key"] != first_creation_key  # not a replay of the vanished list
+    assert on_messaging_list(messaging_simulator, segment) == people == listed(segment)
 
 
 def test_segments_not_flagged_for_sync_are_not_synced(club_a, messaging_simulator):
