@@ -1,0 +1,141 @@
+"""Segments in the back office: the same services as the pages and the API (validation, audit,
+refresh), plus refresh and Messaging sync on demand and hand-picking for static lists."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+
+from crm.admin import ClubScopedAdmin
+from crm.errors import CrmError
+from crm.models import Capability, CustomerProfile
+from crm.services.audit import client_ip
+from marketing.models import Segment, SegmentKind
+from marketing.services.messaging_sync import segment_sync
+from marketing.services.rules.compiler import InvalidRule
+from marketing.services.segment_editing import (
+    segment_create,
+    segment_delete,
+    segment_members_add,
+    segment_members_remove,
+    segment_rule_check,
+    segment_update,
+)
+from marketing.services.segments import segment_refresh
+
+
+class SegmentAdminForm(forms.ModelForm):
+    add_profiles = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Hand-picked lists only: profile ids or member numbers to add, separated by spaces or lines.",
+    )
+    remove_profiles = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Profile ids or member numbers to remove."
+    )
+
+    class Meta:
+        model = Segment
+        fields = ("name", "description", "kind", "rule", "sync_to_messaging")
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else SegmentKind.DYNAMIC)
+        if self.instance.pk and kind != self.instance.kind:
+            self.add_error("kind", "A segment's kind can't change; make a new segment instead.")
+        try:
+            segment_rule_check(
+                self.club, kind=kind, rule=cleaned.get("rule"), segment=self.instance if self.instance.pk else None
+            )
+        except CrmError as error:
+            problems = [f"{item['path']}: {item['message']}" for item in error.details.get("errors", [])]
+            self.add_error("rule", [error.message, *problems])
+        for name in ("add_profiles", "remove_profiles"):
+            if cleaned.get(name) and kind != SegmentKind.STATIC:
+                self.add_error(name, "Only hand-picked lists take profiles by hand; a rule decides the others.")
+            cleaned[name] = self._profile_ids(cleaned.get(name, ""), name)
+        return cleaned
+
+    def _profile_ids(self, text: str, name: str) -> list[int]:
+        tokens = text.replace(",", " ").split()
+        if not tokens:
+            return []
+        numbers = [int(token) for token in tokens if token.isdigit()]
+        found = CustomerProfile.objects.for_club(self.club).filter(Q(pk__in=numbers) | Q(member_number__in=tokens))
+        ids = list(found.values_list("pk", flat=True))
+        if not ids:
+            self.add_error(name, "None of those are profiles of this club.")
+        return ids
+
+
+@admin.register(Segment)
+class SegmentAdmin(ClubScopedAdmin):
+    form = SegmentAdminForm
+    edit_capability = Capability.MARKET
+    list_display = ("name", "kind", "member_count", "last_refreshed_at", "last_refresh_ms", "sync_status")
+    list_filter = ("kind", "sync_status")
+    search_fields = ("name",)
+    readonly_fields = (
+        "member_count", "last_refreshed_at", "last_refresh_ms", "messaging_list_id", "sync_status",
+        "last_synced_at", "sync_error", "created_by", "created_at",
+    )
+    actions = ("refresh_now", "sync_now")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.club = request.club
+        return form
+
+    def save_model(self, request, obj, form, change):
+        data, ip = form.cleaned_data, client_ip(request)
+        details = {name: data.get(name) for name in ("name", "description", "rule", "sync_to_messaging")}
+        if change:
+            saved = segment_update(club=request.club, actor=request.user, segment=obj, ip_address=ip, **details)
+        else:
+            saved = segment_create(
+                club=request.club, actor=request.user, kind=data.get("kind") or SegmentKind.DYNAMIC, ip_address=ip,
+                **details,
+            )
+        obj.pk, obj.club = saved.pk, saved.club
+        hand_picking = (("add_profiles", segment_members_add), ("remove_profiles", segment_members_remove))
+        for name, change_members in hand_picking:
+            if data.get(name):
+                result = change_members(
+                    club=request.club, actor=request.user, segment=saved, profile_ids=data[name], ip_address=ip
+                )
+                messages.info(request, f"{result.changed} profile(s) changed; {result.member_count} members now.")
+
+    def delete_model(self, request, obj):
+        try:
+            segment_delete(club=request.club, actor=request.user, segment=obj, ip_address=client_ip(request))
+        except CrmError as error:
+            messages.error(request, error.message)
+
+    def delete_queryset(self, request, queryset):
+        for segment in queryset:
+            self.delete_model(request, segment)
+
+    @admin.action(description="Refresh selected segments now")
+    def refresh_now(self, request, queryset):
+        for segment in queryset.filter(kind=SegmentKind.DYNAMIC):
+            try:
+                result = segment_refresh(club=request.club, segment=segment)
+            except InvalidRule as error:
+                messages.error(request, f"{segment.name}: {error}")
+                continue
+            messages.success(
+                request,
+                f"{segment.name}: {result.entered} entered, {result.exited} left, {result.member_count} members "
+                f"({result.milliseconds} ms).",
+            )
+
+    @admin.action(description="Sync selected segments to Messaging now")
+    def sync_now(self, request, queryset):
+        for segment in queryset.filter(sync_to_messaging=True):
+            result = segment_sync(club=request.club, segment=segment)
+            if result.already_running:
+                messages.info(request, f"{segment.name}: a sync is already running.")
+            elif result.error:
+                messages.error(request, f"{segment.name}: {result.error}")
+            else:
+                summary = f"{result.added} added, {result.removed} removed in {result.batches} batch(es)"
+                messages.success(request, f"{segment.name}: {summary}.")
