@@ -36,7 +36,7 @@ def segment_create(
     name = _clean_name(name)
     if kind not in SegmentKind.values:
         raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
-    _check_rule(club, kind=kind, rule=rule, segment=None)
+    segment_rule_check(club, kind=kind, rule=rule, segment=None)
     with transaction.atomic():
         _check_name_free(club, name, exclude=None)
         try:
@@ -73,7 +73,7 @@ def segment_update(
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
     if "rule" in changes:
-        _check_rule(club, kind=segment.kind, rule=changes["rule"], segment=segment)
+        segment_rule_check(club, kind=segment.kind, rule=changes["rule"], segment=segment)
     with transaction.atomic():
         locked = Segment.objects.for_club(club).select_for_update().get(pk=segment.pk)
         if "name" in changes and changes["name"] != locked.name:
@@ -186,15 +186,9 @@ def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str
     )
 
 
-def segment_members_queryset(*, club, segment: Segment):
-    """The segment's members as live profiles (the members list and the API page through it)."""
-    return CustomerProfile.objects.for_club(club).filter(
-        pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id"),
-        merged_into__isnull=True,
-    )
-
-
-def _check_rule(club, *, kind: str, rule, segment: Segment | None) -> None:
+def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: Segment | None = None) -> None:
+    """Refuses (CrmError invalid_rule, every problem with its path) a rule that is malformed, refers
+    to a segment this club lacks, or would lead back to `segment`."""
     if kind == SegmentKind.STATIC:
         if rule not in (None, {}):
             raise CrmError(CrmErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
