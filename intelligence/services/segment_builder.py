@@ -1,0 +1,249 @@
+"""The AI segment builder (SPEC 8.1): a marketer's sentence becomes a draft segment rule.
+
+With an API key the model is asked to fill in one tool whose input schema is the rule grammar;
+without one, the offline parser handles common phrasings. Either way the tree is validated,
+explained in plain words and previewed (count + sample) — and nothing is saved: the marketer
+confirms and the segment is created by the ordinary segment service.
+"""
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils import timezone
+
+from crm.events.catalog import CATALOG, PERSON
+from crm.models import Tag
+from crm.selectors import profile_active_queryset
+from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
+from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
+from marketing.models import Segment
+from marketing.services.rules.explain import rule_explain
+from marketing.services.rules.fields import FIELDS
+from marketing.services.rules.grammar import rule_json_schema, rule_validate
+from marketing.services.segments import segment_preview
+
+__all__ = [
+    "LlmBadOutput",
+    "SegmentDraft",
+    "SegmentTextNotUnderstood",
+    "segment_draft_from_text",
+    "segment_rule_tool_schema",
+]
+
+TOOL_NAME = "segment_rule"
+PURPOSE = "segment_builder"
+MAX_TEXT_LENGTH = 1000
+# The prompt lists the club's own names so "gold members" uses the club's spelling; capped so a
+# club with thousands of tags doesn't turn every request into a long one.
+MAX_LISTED_NAMES = 200
+# Event data keys not worth offering as activity filters: ids of records in other systems, and the
+# person's details (those are profile fields already, kept current by the events).
+UNLISTED_PROPERTY_KEYS = {
+    "member_id",
+    "player_id",
+    "contact_id",
+    "message_id",
+    "booking_id",
+    "round_id",
+    "tournament_id",
+    "handicap_id",
+    *PERSON,
+}
+
+
+@dataclass(frozen=True)
+class SegmentDraft:
+    text: str
+    rule: dict
+    explanation: str
+    count: int
+    sample: list  # CustomerProfile rows, most recently seen first
+    source: str  # "llm" or "offline"
+    model: str | None = None
+    usage: TokenUsage | None = None
+
+
+@dataclass(frozen=True)
+class _ClubVocabulary:
+    tiers: list[str]
+    tags: list[str]
+    segments: dict[int, str]
+
+
+def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> SegmentDraft:
+    """The rule a sentence describes, explained and previewed against the club's profiles.
+
+    Uses the model when an API key is configured, else the offline parser. Reads only; saves
+    nothing and audits nothing (the LLM client logs the prompt and usage). Raises
+    SegmentTextNotUnderstood (offline, or empty/long text), LlmUnavailable (the API failed after
+    retries) or LlmBadOutput (the model's answer is not a valid rule: `.errors` has every path).
+    """
+    text = " ".join((text or "").split())
+    if not text:
+        raise SegmentTextNotUnderstood(
+            "Describe the profiles you want, e.g. “gold members who played at least 3 rounds in the last month”.",
+            understood=[],
+            not_understood=[],
+        )
+    if len(text) > MAX_TEXT_LENGTH:
+        raise SegmentTextNotUnderstood(
+            f"Keep the description under {MAX_TEXT_LENGTH} characters.", understood=[], not_understood=[]
+        )
+    now = now or timezone.now()
+    today = now.astimezone(zoneinfo.ZoneInfo(club.timezone)).date()
+    vocabulary = _club_vocabulary(club)
+    model = usage = None
+    if is_configured():
+        result = llm_tool_call(
+            purpose=PURPOSE,
+            system=_system_prompt(club, today, vocabulary),
+            prompt=text,
+            tool_name=TOOL_NAME,
+            tool_description=(
+                "Save the audience the marketer described as a Fairway segment rule tree. The rule must use only "
+                "the fields, operators, activity types and names listed in the instructions."
+            ),
+            input_schema=segment_rule_tool_schema(),
+            club=club,
+        )
+        rule, model, usage, source = _rule_from_tool_input(result.input, vocabulary), result.model, result.usage, "llm"
+    else:
+        rule = offline_segment_parse(text, today=today, tiers=vocabulary.tiers, tags=vocabulary.tags)
+        source = "offline"
+    preview = segment_preview(club=club, rule=rule, now=now)
+    return SegmentDraft(
+        text=text,
+        rule=rule,
+        explanation=rule_explain(rule, segment_names=vocabulary.segments),
+        count=preview.count,
+        sample=preview.sample,
+        source=source,
+        model=model,
+        usage=usage,
+    )
+
+
+def segment_rule_tool_schema() -> dict:
+    """The grammar as a tool input schema: the Messages API wants an object at the top, so the
+    rule sits under "rule", with the grammar's $defs hoisted to the root where its "#/$defs/…"
+    references resolve."""
+    grammar = rule_json_schema()
+    return {
+        "type": "object",
+        "properties": {"rule": {"$ref": "#/$defs/rule", "description": "The segment rule tree."}},
+        "required": ["rule"],
+        "additionalProperties": False,
+        "$defs": grammar["$defs"],
+    }
+
+
+def _rule_from_tool_input(tool_input: dict, vocabulary: _ClubVocabulary) -> dict:
+    """The model's rule, or LlmBadOutput naming every problem with its path."""
+    if "rule" not in tool_input:
+        raise LlmBadOutput(
+            "The AI answer has no rule in it ($: the tool input has no 'rule'); rephrase and try again.",
+            {"tool_input": tool_input},
+            errors=[{"path": "$", "message": "The tool input has no 'rule'."}],
+        )
+    rule = tool_input["rule"]
+    errors = [{"path": error.path, "message": error.message} for error in rule_validate(rule)]
+    if not errors:
+        errors = _unknown_segment_errors(rule, "$", set(vocabulary.segments))
+    if errors:
+        listed = "; ".join(f"{error['path']}: {error['message']}" for error in errors[:5])
+        raise LlmBadOutput(
+            f"The AI suggested a rule Fairway can't use ({listed}). Rephrase and try again.",
+            {"rule": rule},
+            errors=errors,
+        )
+    return rule
+
+
+def _unknown_segment_errors(node, path: str, known: set[int]) -> list[dict]:
+    """Segment ids are looked up in the club, never trusted: the model may invent one."""
+    if not isinstance(node, dict):
+        return []
+    if "segment" in node:
+        if node["segment"] in known:
+            return []
+        return [{"path": f"{path}.segment", "message": f"No segment {node['segment']} in this club."}]
+    errors = []
+    for kind in ("all", "any"):
+        for index, child in enumerate(node.get(kind, [])):
+            errors += _unknown_segment_errors(child, f"{path}.{kind}[{index}]", known)
+    if "not" in node:
+        errors += _unknown_segment_errors(node["not"], f"{path}.not", known)
+    return errors
+
+
+def _club_vocabulary(club) -> _ClubVocabulary:
+    tiers = (
+        profile_active_queryset(club=club)
+        .exclude(membership_tier="")
+        .order_by("membership_tier")
+        .values_list("membership_tier", flat=True)
+        .distinct()[:MAX_LISTED_NAMES]
+    )
+    tags = Tag.objects.for_club(club).order_by("name").values_list("name", flat=True)[:MAX_LISTED_NAMES]
+    segments = Segment.objects.for_club(club).order_by("name").values_list("pk", "name")[:MAX_LISTED_NAMES]
+    return _ClubVocabulary(tiers=list(tiers), tags=list(tags), segments=dict(segments))
+
+
+def _system_prompt(club, today: date, vocabulary: _ClubVocabulary) -> str:
+    fields = "\n".join(
+        f"- {field.name} ({field.type}; {field.label}): {', '.join(field.operators)}"
+        + (f"; values: {', '.join(field.choices)}" if field.choices else "")
+        for field in FIELDS.values()
+    )
+
+    def listed(names) -> str:
+        return ", ".join(names) if names else "(none yet)"
+
+    segments = [f"{pk} = {name}" for pk, name in vocabulary.segments.items()]
+    return f"""You turn a golf club marketer's description of an audience into a segment rule for Fairway CRM.
+Answer only by calling the `{TOOL_NAME}` tool once, with the whole description as one rule tree.
+
+Club: {club.name}. Timezone: {club.timezone}. Today is {today:%A} {today.isoformat()} there.
+
+Rule tree: groups {{"all": [...]}}, {{"any": [...]}}, {{"not": rule}}; field conditions
+{{"field": name, "op": operator, "value": value}}; activity conditions {{"activity": {{"type": event type,
+"count": {{"op": "gte", "value": 3}}, "within_last_days": 30, "properties": {{"key": value}}}}}} (count defaults
+to at least 1; "within_last_days" counts back from today); {{"tag": name}}; {{"segment": id}};
+{{"birthday": {{"within_next_days": 7}}}}.
+
+Fields (name, type, label: operators):
+{fields}
+
+Activity types (properties they may be filtered on in brackets):
+{_activity_types()}
+
+This club's membership tiers: {listed(vocabulary.tiers)}
+This club's tags: {listed(vocabulary.tags)}
+This club's segments (id = name): {listed(segments)}
+
+Guidance:
+- Use the club's own spelling of tiers and tags. "Gold members" means tier "Gold".
+- "Rounds" are round.completed activities; "opened an email" is message.opened with properties
+  {{"channel": "email"}}; "no-show" is booking.no_show.
+- Activities only take a relative window: turn "since June" into the number of days from the first of
+  that month to today ({today.isoformat()}); "the last month" is 30 days, "the last week" 7.
+- "Haven't done X" is {{"not": {{"activity": ...}}}}.
+- Dates are ISO (YYYY-MM-DD); relative days are whole numbers.
+- Use only what is listed here; do not invent fields, event types, tags or segment ids.
+"""
+
+
+def _activity_types() -> str:
+    lines = []
+    for event_type in CATALOG:
+        if not event_type.is_about_a_person:
+            continue
+        keys = [
+            name + (f" ({'/'.join(field.choices)})" if field.choices else "")
+            for name, field in {**event_type.required, **event_type.optional}.items()
+            if name not in UNLISTED_PROPERTY_KEYS and field.type not in ("object", "list")
+        ]
+        properties = f" [{', '.join(keys)}]" if keys else ""
+        lines.append(f"- {event_type.name}: {event_type.description}{properties}")
+    return "\n".join(dict.fromkeys(lines))
