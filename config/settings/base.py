@@ -202,7 +202,7 @@ API_THROTTLE_RATES = {
 SEGMENTS_REFRESH_MINUTES = env.int("SEGMENTS_REFRESH_MINUTES", default=15)
 # GraphQL (/graphql/): the schema for `manage.py graphql_schema`, and how deep a query may nest.
 # The deepest useful query (profiles { edges { node { recentActivities { id } } } }) nests 4 levels.
-GRAPHENE = {"SCHEMA": "crm.graph.schema.schema"}
+GRAPHENE = {"SCHEMA": "config.graphql_schema.schema"}
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=8)
 # Inbound event pushes: 1,000 events of a few hundred bytes each fit comfortably.
 EVENTS_MAX_BODY_BYTES = env.int("EVENTS_MAX_BODY_BYTES", default=4 * 1024 * 1024)

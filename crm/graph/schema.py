@@ -3,13 +3,15 @@
 Every resolver reads the club from `info.context.club`, which the view set from the API key or
 the staff session; nothing in a query chooses the club, and another club's ids resolve to null.
 Reads need `profiles:read` (checked by the view), mutations `profiles:write` (checked here).
+Other pillars add their own queries and Profile fields; `config/graphql_schema.py` builds the schema.
 
 No N+1: a resolver that loads profiles looks at what the query selects under them and prefetches
 exactly that (identifiers, tags, the latest notes, the latest activities), so a page of 100
 profiles with everything costs a fixed handful of queries, whatever the page size.
 """
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import graphene
 from django.db.models import Prefetch
@@ -51,12 +53,12 @@ def graph_error(code: str, message: str, details: dict | None = None) -> GraphQL
     return GraphQLError(message, extensions={"code": code, "details": details or {}})
 
 
-def _require_scope(info, scope: str) -> None:
+def require_scope(info, scope: str) -> None:
     if scope not in info.context.api_scopes:
         raise graph_error("permission_denied", f"This needs the '{scope}' scope.")
 
 
-def _parse_id(value, argument: str) -> int:
+def parse_id(value, argument: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -141,6 +143,39 @@ def _with_selected_relations(queryset, info, club, *path: str, many: bool):
             Prefetch("activities", queryset=_latest_activities(club)[:latest], to_attr="latest_activities")
         )
     return queryset
+
+
+# --- Fields other pillars add to Profile --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileExtension:
+    """A field another pillar adds to Profile (marketing adds `segments`) without crm importing it.
+
+    `load(club, profiles)` fills the field for a whole page of profiles in one query, so a
+    connection of 100 profiles costs what one does; its resolver reads what was loaded."""
+
+    name: str  # the GraphQL field name, camelCase
+    field: graphene.Field
+    load: Callable[[object, list], None]
+
+
+PROFILE_EXTENSIONS: dict[str, ProfileExtension] = {}
+
+
+def profile_extension_register(extension: ProfileExtension) -> None:
+    """Call before the schema is built (config/graphql_schema.py builds it after every pillar loads)."""
+    PROFILE_EXTENSIONS[extension.name] = extension
+    ProfileType._meta.fields[extension.name] = extension.field
+
+
+def _load_extensions(info, club, profiles: list, *path: str) -> list:
+    if profiles and PROFILE_EXTENSIONS:
+        selected = _selected(info, *path)
+        for name, extension in PROFILE_EXTENSIONS.items():
+            if name in selected:
+                extension.load(club, profiles)
+    return profiles
 
 
 # --- Types --------------------------------------------------------------------------------
@@ -313,7 +348,8 @@ class Query(graphene.ObjectType):
     def resolve_profile(root, info, id):
         club = info.context.club
         queryset = profile_active_queryset(club=club)
-        return _with_selected_relations(queryset, info, club, many=False).filter(pk=_parse_id(id, "id")).first()
+        profile = _with_selected_relations(queryset, info, club, many=False).filter(pk=parse_id(id, "id")).first()
+        return _load_extensions(info, club, [profile] if profile else [])[0] if profile else None
 
     def resolve_profiles(root, info, order_by, first, after=None, search="", status="", tier="", tag="", **rest):
         club = info.context.club
@@ -335,6 +371,7 @@ class Query(graphene.ObjectType):
             page = keyset_page(queryset, ordering=ordering, cursor=after, limit=first)
         except InvalidCursor as error:
             raise _invalid_fields({"after": [str(error)]}) from error
+        _load_extensions(info, club, page.rows, "edges", "node")
         edges = [
             ProfileConnection.Edge(node=profile, cursor=keyset_cursor(profile, ordering=ordering))
             for profile in page.rows
@@ -356,7 +393,7 @@ def _actor(info):
 
 
 def _profile_in_club(info, profile_id) -> CustomerProfile:
-    pk = _parse_id(profile_id, "profileId")
+    pk = parse_id(profile_id, "profileId")
     profile = CustomerProfile.objects.for_club(info.context.club).filter(pk=pk).first()
     if profile is None:
         raise graph_error("not_found", "No such profile in this club.")
@@ -364,7 +401,7 @@ def _profile_in_club(info, profile_id) -> CustomerProfile:
 
 
 def _note_in_club(info, note_id) -> Note:
-    note = Note.objects.for_club(info.context.club).filter(pk=_parse_id(note_id, "id")).first()
+    note = Note.objects.for_club(info.context.club).filter(pk=parse_id(note_id, "id")).first()
     if note is None:
         raise graph_error("not_found", "No such note in this club.")
     return note
@@ -396,7 +433,7 @@ class AddNote(graphene.Mutation):
     note = graphene.Field(NoteType, required=True)
 
     def mutate(root, info, profile_id, body, is_pinned):
-        _require_scope(info, ApiScope.PROFILES_WRITE)
+        require_scope(info, ApiScope.PROFILES_WRITE)
         profile = _profile_in_club(info, profile_id)
         data = _validated(NoteSerializer, {"body": body, "is_pinned": is_pinned})
         note = _service(note_add, club=info.context.club, profile=profile, author=_actor(info), **data)
@@ -415,7 +452,7 @@ class EditNote(graphene.Mutation):
     note = graphene.Field(NoteType, required=True)
 
     def mutate(root, info, id, **changes):
-        _require_scope(info, ApiScope.PROFILES_WRITE)
+        require_scope(info, ApiScope.PROFILES_WRITE)
         note = _note_in_club(info, id)
         data = _validated(NoteSerializer, changes, partial=True)
         note = _service(note_edit, club=info.context.club, note=note, actor=_actor(info), **data)
@@ -432,7 +469,7 @@ class DeleteNote(graphene.Mutation):
     deleted_id = graphene.ID(required=True)
 
     def mutate(root, info, id):
-        _require_scope(info, ApiScope.PROFILES_WRITE)
+        require_scope(info, ApiScope.PROFILES_WRITE)
         note = _note_in_club(info, id)
         deleted_id = note.pk
         _service(note_delete, club=info.context.club, note=note, actor=_actor(info))
@@ -445,7 +482,7 @@ class TagArguments:
 
 
 def _change_tags(info, *, tag: str, profile_ids, remove: bool) -> int:
-    _require_scope(info, ApiScope.PROFILES_WRITE)
+    require_scope(info, ApiScope.PROFILES_WRITE)
     data = _validated(TagChangeSerializer, {"tag": tag, "profile_ids": profile_ids})
     club = info.context.club
     tag_row = _service(tag_get_or_create, club=club, name=data["tag"])
@@ -482,5 +519,3 @@ class Mutation(graphene.ObjectType):
     tag_profiles = TagProfiles.Field()
     untag_profiles = UntagProfiles.Field()
 
-
-schema = graphene.Schema(query=Query, mutation=Mutation)

@@ -23,8 +23,8 @@ from graphql import (
     validate,
 )
 
+from config.graphql_schema import schema
 from crm.api.auth import ClubApiView, request_actor, request_scopes
-from crm.graph.schema import schema
 from crm.graph.validation import depth_limit_rule
 from crm.models import ApiScope
 
