@@ -95,7 +95,28 @@ def emails_opened(**spec) -> dict:
         ("members with a handicap over 20.5", {"field": "handicap", "op": "gt", "value": 20.5}),
         ("opted in to email", {"field": "email_opt_in", "op": "eq", "value": True}),
         ("not opted in to sms", {"field": "sms_opt_in", "op": "eq", "value": False}),
+        # other ways of saying it
+        ("missed a tee time in the last 30 days", {"activity": {"type": "booking.no_show", "within_last_days": 30}}),
+        ("checked in this month", {"activity": {"type": "booking.checked_in", "within_last_days": 22}}),
+        ("opened a message in the last 7 days", {"activity": {"type": "message.opened", "within_last_days": 7}}),
+        ("members who played golf in the last fortnight", rounds(within_last_days=14)),
+        ("played ever", rounds()),
+        ("birthday tomorrow", {"birthday": {"within_next_days": 1}}),
+        ("birthday this month", {"birthday": {"within_next_days": 7}}),  # to 30 November
+        ("renewing this month", {"field": "renewal_on", "op": "within_next_days", "value": 7}),
+        ("handicap at most 12", {"field": "handicap", "op": "lte", "value": 12}),
+        ("prospects", {"field": "membership_status", "op": "eq", "value": "prospect"}),
         # combinations
+        (
+            "Gold members whose renewal is due within 45 days and who haven't booked in 60 days",
+            {
+                "all": [
+                    {"field": "tier", "op": "eq", "value": "Gold"},
+                    {"field": "renewal_on", "op": "within_next_days", "value": 45},
+                    {"not": {"activity": {"type": "booking.created", "within_last_days": 60}}},
+                ]
+            },
+        ),
         (
             "senior members, tagged VIP, renewal in the next 30 days",
             {
