@@ -258,7 +258,7 @@ def main() -> None:
     arguments = parser.parse_args()
     default = json.loads(arguments.default_tool_input) if arguments.default_tool_input else None
     simulator = AnthropicSimulator(arguments.host, arguments.port, default_tool_input=default)
-    print(f"Anthropic simulator on {simulator.url} (POST /v1/messages, /_sim/script; GET /_sim/requests)")
+    print(f"Anthropic simulator on {simulator.url} (POST /v1/messages, /_sim/script; GET /_sim/requests)", flush=True)
     try:
         simulator.server.serve_forever()
     except KeyboardInterrupt:
