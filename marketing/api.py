@@ -320,3 +320,68 @@ class SegmentRuleSchemaView(SegmentApiView):
             for field in FIELDS.values()
         ]
         return Response({"schema": rule_json_schema(), "fields": fields})
+
+
+class BuildFromTextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=1000, trim_whitespace=True)
+
+
+class DraftSerializer(PreviewSerializer):
+    rule = serializers.JSONField()
+    source = serializers.ChoiceField(choices=["llm", "offline"], help_text="The model, or the offline parser.")
+    model = serializers.CharField(allow_null=True)
+
+
+class SegmentBuildFromTextView(SegmentApiView):
+    """POST /api/v1/segments/build-from-text: a sentence becomes a draft rule, explained and previewed.
+    Nothing is saved; to keep it, POST the returned rule to /api/v1/segments."""
+
+    read_scope = write_scope = ApiScope.SEGMENTS_WRITE
+
+    @extend_schema(
+        operation_id="segments_build_from_text",
+        request=BuildFromTextSerializer,
+        responses={200: DraftSerializer, **errors(400, 401, 403, 429)},
+        description=(
+            "With ANTHROPIC_API_KEY set, the model fills in a tool whose input schema is the rule grammar; "
+            "without it, the offline parser handles common phrasings (docs/ai-segments.md). Invalid model output "
+            "is a 502 `llm_bad_output` listing every problem; an unreachable model a 503 `llm_unavailable`; "
+            "a sentence the offline parser can't read a 400 `segment_text_not_understood`."
+        ),
+        examples=[
+            OpenApiExample(
+                "SPEC 8.1",
+                value={"text": "gold members who played at least 3 rounds in the last month but haven't opened "
+                       "an email since June"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        from intelligence.llm import LlmBadOutput, LlmError
+        from intelligence.services.segment_builder import SegmentTextNotUnderstood, segment_draft_from_text
+
+        serializer = BuildFromTextSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            draft = segment_draft_from_text(club=self.club, text=serializer.validated_data["text"])
+        except SegmentTextNotUnderstood as error:
+            raise _draft_refused(400, error) from error
+        except LlmBadOutput as error:  # the model answered, but not with a valid rule
+            raise _draft_refused(502, error) from error
+        except LlmError as error:  # not reachable, or refused the request
+            raise _draft_refused(503, error) from error
+        return Response(
+            {
+                "rule": draft.rule,
+                "explanation": draft.explanation,
+                "count": draft.count,
+                "sample": ProfileSummarySerializer(draft.sample, many=True).data,
+                "source": draft.source,
+                "model": draft.model,
+            }
+        )
+
+
+def _draft_refused(status_code: int, error) -> ApiError:
+    return ApiError(status_code=status_code, code=error.code, message=error.message, details=error.details)

@@ -178,7 +178,8 @@ def segment_builder_preview(request):
 def segment_from_text(request):
     """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
     until the marketer presses Save (the same save as any edit)."""
-    from intelligence.services.segment_builder import SegmentDraftError, segment_draft_from_text
+    from intelligence.llm import LlmError
+    from intelligence.services.segment_builder import SegmentTextNotUnderstood, segment_draft_from_text
 
     text = request.POST.get("text", "").strip()
     if not text:
@@ -186,7 +187,7 @@ def segment_from_text(request):
         return redirect("segments")
     try:
         draft = segment_draft_from_text(club=request.club, text=text)
-    except SegmentDraftError as error:
+    except (SegmentTextNotUnderstood, LlmError) as error:
         return render(
             request,
             "marketing/segment_list.html",

@@ -22,3 +22,6 @@ elif _test_name:
     DATABASES["default"]["TEST"] = {"NAME": _test_name}
 
 LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}  # noqa: F405 (one line per eager task is noise)
+# Tests never reach a real model: without a fake server's address the builder uses the offline parser.
+ANTHROPIC_API_KEY = ""
+ANTHROPIC_BASE_URL = "http://127.0.0.1:9"
