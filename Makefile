@@ -23,6 +23,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py setup_demo
+	$(BIN)/python manage.py setup_demo_segments
 	$(BIN)/honcho -f Procfile.dev start
 
 # The whole suite, on SQLite by default or on PostgreSQL when DATABASE_URL points there.

@@ -16,6 +16,7 @@ from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
 from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.services.messaging_sync import segment_sync
 from marketing.services.rules.compiler import InvalidRule
 from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
@@ -216,6 +217,24 @@ def segment_refresh_now(request, segment_id: int):
             f"Refreshed in {result.milliseconds:,} ms: {result.entered:,} entered, {result.exited:,} left, "
             f"{result.member_count:,} members.",
         )
+    return redirect("segment_detail", segment_id=segment.pk)
+
+
+@require_POST
+@club_page(Capability.MARKET)
+def segment_sync_now(request, segment_id: int):
+    segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
+    try:
+        result = segment_sync(club=request.club, segment=segment)
+    except CrmError as error:
+        messages.error(request, error.message)
+    else:
+        if result.already_running:
+            messages.info(request, "A sync of this segment is already running.")
+        elif result.error:
+            messages.error(request, f"Sync to Messaging failed: {result.error}")
+        else:
+            messages.success(request, f"Synced to Messaging: {result.added:,} added, {result.removed:,} removed.")
     return redirect("segment_detail", segment_id=segment.pk)
 
 

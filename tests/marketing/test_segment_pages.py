@@ -189,3 +189,20 @@ def test_another_clubs_segments_are_invisible_on_every_page(client_for, club_a, 
     for name in ("segment_refresh", "segment_delete", "segment_members_change"):
         assert other.post(reverse(name, args=[segment.pk]), {"profile_id": 1}).status_code == 404, name
     assert Segment.objects.for_club(club_a).filter(pk=segment.pk).exists()
+
+
+def test_sync_now_pushes_to_messaging_and_the_page_shows_the_status(marketer, club_a, messaging_simulator):
+    for _ in range(3):
+        ProfileFactory(club=club_a, membership_tier="Gold")
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
+    segment_refresh(club=club_a, segment=segment)
+    page = marketer.post(reverse("segment_sync", args=[segment.pk]), follow=True).content.decode()
+    assert "Synced to Messaging: 3 added, 0 removed." in page and "In sync" in page
+    listing = marketer.get(reverse("segments")).content.decode()
+    assert 'class="chip sync-synced"' in listing
+
+    messaging_simulator.fail(mode="500", times=20)
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=segment)
+    failed = marketer.post(reverse("segment_sync", args=[segment.pk]), follow=True).content.decode()
+    assert "Sync to Messaging failed" in failed and "Failed (will resume)" in failed

@@ -29,6 +29,12 @@ def test_make_run_setup_works_on_a_fresh_sqlite_database(tmp_path):
         assert 35 <= people <= 45 and rounds > 0
         events = db.execute("SELECT count(*) FROM crm_inboundevent").fetchone()[0]
         assert db.execute("SELECT count(*) FROM crm_activity").fetchone()[0] >= events - 10  # tournaments: no person
+    segments = manage("setup_demo_segments", env=env)
+    assert segments.returncode == 0 and "5 demo segment(s) created" in segments.stdout, segments.stderr[-3000:]
+    assert "0 demo segment(s) created" in manage("setup_demo_segments", env=env).stdout
+    with sqlite3.connect(database) as db:
+        counts = dict(db.execute("SELECT name, member_count FROM marketing_segment").fetchall())
+        assert counts["Keen full members"] > 0 and counts["Keen full members"] < people
     # Seeding again stores nothing new: the events have fixed ids, so they are duplicates.
     reseeded = manage("seed_demo", "--profiles", "40", env=env)
     assert reseeded.returncode == 0 and " 0 new events" in reseeded.stdout
