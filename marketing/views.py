@@ -98,6 +98,9 @@ def _details_from_form(data) -> dict:
 
 def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
     unclaimed = builder.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
+    name = request.POST.get("name", segment.name if segment else "")
+    if draft is not None and not name:
+        name = draft.text[:80]
     context = {
         "segment": segment,
         "kind": kind,
@@ -107,7 +110,7 @@ def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft
         "error": error,
         "rule_errors": unclaimed,
         "draft": draft,
-        "form_name": request.POST.get("name", segment.name if segment else ""),
+        "form_name": name,
         "form_description": request.POST.get("description", segment.description if segment else ""),
         "form_sync": request.POST.get("sync_to_messaging") == "on" if request.method == "POST" else bool(
             segment and segment.sync_to_messaging
@@ -128,10 +131,10 @@ def _changes_chart(days) -> dict:
     peak = max([max(day.entered, day.exited) for day in days] + [1])
     bars = []
     for day in days:
-        entered_h, exited_h = round(55 * day.entered / peak), round(55 * day.exited / peak)
+        entered_h, exited_h = round(28 * day.entered / peak), round(28 * day.exited / peak)
         bars.append(
             {"day": day.day, "entered": day.entered, "exited": day.exited, "entered_h": entered_h,
-             "entered_y": 60 - entered_h, "exited_h": exited_h}
+             "entered_y": 30 - entered_h, "exited_h": exited_h}
         )
     return {"daily_changes": bars, "daily_peak": peak, "chart_width": 12 * len(days)}
 
