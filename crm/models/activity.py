@@ -47,8 +47,10 @@ class Activity(ClubScopedModel):
             # the profile (which implies the club) and the only index on it, so PostgreSQL can't
             # prefer a bare profile_id index and sort a long timeline to read its first page.
             models.Index(fields=["profile", "-occurred_at", "-id"], name="activity_timeline"),
-            # Segment conditions: "at least N round.completed in the last 30 days".
-            models.Index(fields=["club", "type", "occurred_at"], name="activity_club_type_time"),
+            # Segment conditions: "at least N round.completed in the last 30 days". The profile
+            # comes last so a window's activities are counted per profile from the index alone
+            # (an index-only scan; benchmarks/segments.py: the grouped refresh 1.05 s → 0.56 s).
+            models.Index(fields=["club", "type", "occurred_at", "profile"], name="activity_club_type_time_who"),
         ]
         constraints = [
             # One timeline entry per event and person, so reprocessing an event adds nothing.
