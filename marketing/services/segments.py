@@ -1,9 +1,13 @@
 """Refreshing a segment's materialised membership: only the difference, in SQL (SPEC 8).
 
-The rule's matches are written once into a temporary table; then four statements record who
-entered and who left (SegmentChange), delete the leavers and insert the newcomers. Nothing is
-read into Python per profile. The segment row is locked for the refresh, so two workers
-refreshing the same segment run one after the other instead of both inserting the newcomers.
+On PostgreSQL one statement takes the rule's matches, records who entered and who left
+(SegmentChange), deletes the leavers and inserts the newcomers. A full refresh first writes the
+matches into a temporary table, in a statement of their own so PostgreSQL may spread it over
+parallel workers (a statement that writes can't use them); an incremental one evaluates the rule
+for its few profiles inside that one statement. On SQLite the matches go into a temporary table
+and four statements do the same. Nothing is read into Python per profile. The segment row is
+locked for the refresh, so two workers refreshing the same segment run one after the other
+instead of both inserting the newcomers.
 """
 
 import logging
@@ -17,7 +21,12 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
-from marketing.services.rules.compiler import InvalidRule, rule_queryset
+from marketing.services.rules.compiler import (
+    InvalidRule,
+    rule_member_ids,
+    rule_queryset,
+    rule_queryset_for_profiles,
+)
 
 
 @dataclass(frozen=True)
@@ -83,12 +92,83 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
 def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple[int, int]:
     """(entered, exited) after writing the difference between the rule's matches and the members,
     for every member or only among `touched` profiles."""
-    matches = rule_queryset(club=club, rule=segment.rule, now=now)
+    if touched is None:
+        matches = rule_member_ids(club=club, rule=segment.rule, now=now)
+    else:  # per-profile probes: a club-wide pass over the activities would cost far more
+        matches = rule_queryset_for_profiles(club=club, rule=segment.rule, profile_ids=touched, now=now)
+        matches = matches.values(member=F("pk"))
+    matches_sql, matches_params = matches.query.sql_with_params()
     # Raw SQL gets the time as the ORM stores it (SQLite compares datetimes as text).
     stamp = connection.ops.adapt_datetimefield_value(now)
-    if touched is not None:
-        matches = matches.filter(pk__in=touched)
-    matches_sql, matches_params = matches.values(member=F("pk")).query.sql_with_params()
+    with transaction.atomic():
+        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                return _write_difference_in_steps(cursor, club, segment, stamp, matches_sql, matches_params, touched)
+            if touched is not None:  # a few profiles: everything in one statement
+                return _write_difference(cursor, club, segment, stamp, f"({matches_sql})", matches_params, touched)
+            # The whole club: the matches first, into a temporary table, because that statement
+            # may use parallel workers and one that writes (below) may not.
+            scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
+            cursor.execute(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS {matches_sql}", matches_params)
+            return _write_difference(cursor, club, segment, stamp, scratch, [], touched)
+
+
+def _write_difference(cursor, club, segment, stamp, matches, matches_params, touched) -> tuple[int, int]:
+    """PostgreSQL: one statement over `matches` (a table, or a subquery in parentheses, with a
+    `member` column) records who entered and who left, deletes the leavers and inserts the
+    newcomers; every part reads the membership as it was before the statement, so entering and
+    leaving can't overlap."""
+    members, changes = SegmentMember._meta.db_table, SegmentChange._meta.db_table
+    scope_sql, scope_params = ("", []) if touched is None else (" AND s.profile_id = ANY(%s)", [list(touched)])
+    cursor.execute(
+        f"""
+        WITH matches AS MATERIALIZED (SELECT m.member FROM {matches} m),
+        entering AS MATERIALIZED (
+            SELECT m.member FROM matches m
+            WHERE NOT EXISTS (SELECT 1 FROM {members} s WHERE s.segment_id = %s AND s.profile_id = m.member)
+        ),
+        leaving AS (
+            DELETE FROM {members} s WHERE s.segment_id = %s{scope_sql}
+            AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.member = s.profile_id)
+            RETURNING s.profile_id
+        ),
+        joined AS (
+            INSERT INTO {members} (club_id, segment_id, profile_id, entered_at)
+            SELECT %s, %s, e.member, %s FROM entering e
+        ),
+        recorded AS (
+            INSERT INTO {changes} (club_id, segment_id, profile_id, change, at)
+            SELECT %s, %s, e.member, %s, %s FROM entering e
+            UNION ALL SELECT %s, %s, l.profile_id, %s, %s FROM leaving l
+        )
+        SELECT (SELECT count(*) FROM entering), (SELECT count(*) FROM leaving)
+        """,
+        [
+            *matches_params,
+            segment.pk,
+            segment.pk,
+            *scope_params,
+            club.pk,
+            segment.pk,
+            stamp,
+            club.pk,
+            segment.pk,
+            SegmentChangeKind.ENTERED,
+            stamp,
+            club.pk,
+            segment.pk,
+            SegmentChangeKind.EXITED,
+            stamp,
+        ],
+    )
+    entered, exited = cursor.fetchone()
+    return entered, exited
+
+
+def _write_difference_in_steps(cursor, club, segment, stamp, matches_sql, matches_params, touched) -> tuple[int, int]:
+    """SQLite (no writes inside WITH): the matches into a temporary table, then four statements
+    record who entered and who left, delete the leavers and insert the newcomers."""
     members, changes = SegmentMember._meta.db_table, SegmentChange._meta.db_table
     scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
     # Members considered for leaving: all of them, or only the touched ones.
@@ -96,40 +176,34 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
     if touched is not None:
         scope_sql = f" AND s.profile_id IN ({', '.join(['%s'] * len(touched))})"
         scope_params = list(touched)
-    with transaction.atomic():
-        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE TEMPORARY TABLE {scratch} AS {matches_sql}", matches_params)
-            try:
-                cursor.execute(f"CREATE INDEX {scratch}_pk ON {scratch} (member)")
-                if connection.vendor == "postgresql":
-                    cursor.execute(f"ANALYZE {scratch}")
-                current = f"SELECT 1 FROM {members} s WHERE s.segment_id = %s AND s.profile_id = m.member"
-                cursor.execute(
-                    f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
-                    f"SELECT %s, %s, m.member, %s, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
-                    [club.pk, segment.pk, SegmentChangeKind.ENTERED, stamp, segment.pk],
-                )
-                entered = cursor.rowcount
-                leaving = f"NOT EXISTS (SELECT 1 FROM {scratch} m WHERE m.member = s.profile_id){scope_sql}"
-                cursor.execute(
-                    f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
-                    f"SELECT %s, %s, s.profile_id, %s, %s FROM {members} s WHERE s.segment_id = %s AND {leaving}",
-                    [club.pk, segment.pk, SegmentChangeKind.EXITED, stamp, segment.pk, *scope_params],
-                )
-                exited = cursor.rowcount
-                cursor.execute(
-                    f"DELETE FROM {members} WHERE id IN (SELECT s.id FROM {members} s "
-                    f"WHERE s.segment_id = %s AND {leaving})",
-                    [segment.pk, *scope_params],
-                )
-                cursor.execute(
-                    f"INSERT INTO {members} (club_id, segment_id, profile_id, entered_at) "
-                    f"SELECT %s, %s, m.member, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
-                    [club.pk, segment.pk, stamp, segment.pk],
-                )
-            finally:
-                cursor.execute(f"DROP TABLE {scratch}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {scratch} AS {matches_sql}", matches_params)
+    try:
+        cursor.execute(f"CREATE INDEX {scratch}_pk ON {scratch} (member)")
+        current = f"SELECT 1 FROM {members} s WHERE s.segment_id = %s AND s.profile_id = m.member"
+        cursor.execute(
+            f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
+            f"SELECT %s, %s, m.member, %s, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
+            [club.pk, segment.pk, SegmentChangeKind.ENTERED, stamp, segment.pk],
+        )
+        entered = cursor.rowcount
+        leaving = f"NOT EXISTS (SELECT 1 FROM {scratch} m WHERE m.member = s.profile_id){scope_sql}"
+        cursor.execute(
+            f"INSERT INTO {changes} (club_id, segment_id, profile_id, change, at) "
+            f"SELECT %s, %s, s.profile_id, %s, %s FROM {members} s WHERE s.segment_id = %s AND {leaving}",
+            [club.pk, segment.pk, SegmentChangeKind.EXITED, stamp, segment.pk, *scope_params],
+        )
+        exited = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {members} WHERE id IN (SELECT s.id FROM {members} s WHERE s.segment_id = %s AND {leaving})",
+            [segment.pk, *scope_params],
+        )
+        cursor.execute(
+            f"INSERT INTO {members} (club_id, segment_id, profile_id, entered_at) "
+            f"SELECT %s, %s, m.member, %s FROM {scratch} m WHERE NOT EXISTS ({current})",
+            [club.pk, segment.pk, stamp, segment.pk],
+        )
+    finally:
+        cursor.execute(f"DROP TABLE {scratch}")
     return entered, exited
 
 

@@ -1,15 +1,31 @@
 """From a validated rule tree to one query over the club's profiles (SPEC 8).
 
-Field conditions become column comparisons; activity and tag conditions become correlated
-`EXISTS` or count subqueries; nothing is filtered in Python. Relative dates ("in the last 30
-days", "birthday in the next 7 days") are taken from today in the club's timezone, so a club in
-London and one in Johannesburg each get their own midnight.
+Field conditions become column comparisons; activity and tag conditions become `EXISTS`
+(which the database turns into a semi- or anti-join and plans either way) or, for a count, a
+subquery; nothing is filtered in Python. Relative dates ("in the last 30 days", "birthday in the
+next 7 days") are taken from today in the club's timezone, so a club in London and one in
+Johannesburg each get their own midnight.
+
+A count ("at least 3 rounds in the last 90 days") can be asked two ways, and which is cheaper
+depends on how many profiles are asked about:
+
+- grouped: `pk IN (SELECT profile_id … WHERE type = … AND occurred_at >= … GROUP BY profile_id
+  HAVING count(*) >= 3)`, one pass over the window's activities for the whole club, which
+  PostgreSQL joins to the profiles (a semi-join, hashed or driving the profile lookups). Used for
+  the club-wide query (`rule_queryset`) when the count has a window and sits where the join can be
+  made: a conjunct of the top-level "all", not under "not" or "any" (there it would become a
+  subplan run or searched per profile);
+- correlated: a count subquery per candidate profile, an index probe each. Used without a window
+  (the pass would read the type's whole history), under "not"/"any", for counts that include zero
+  ("fewer than 2") and for a handful of profiles (`rule_queryset_for_profiles`, the incremental
+  refresh), where a club-wide pass would cost far more than the probes.
 """
 
+import operator
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
@@ -29,6 +45,15 @@ COUNT_LOOKUPS = {
 }
 
 
+COUNT_HOLDS = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
 class InvalidRule(ValueError):
     def __init__(self, errors):
         self.errors = errors
@@ -37,19 +62,73 @@ class InvalidRule(ValueError):
 
 def rule_queryset(*, club, rule, now: datetime | None = None):
     """The club's live profiles matching `rule` (raises InvalidRule with every problem)."""
-    return profile_active_queryset(club=club).filter(rule_q(club=club, rule=rule, now=now))
+    return profile_active_queryset(club=club).filter(_compile(club, rule, now, grouped=True))
 
 
-def rule_q(*, club, rule, now: datetime | None = None) -> Q:
+def rule_queryset_for_profiles(*, club, rule, profile_ids, now: datetime | None = None):
+    """The same, among `profile_ids` only (a few thousand at most): every activity count is a probe
+    per profile instead of a pass over the club's activities."""
+    return (
+        profile_active_queryset(club=club).filter(pk__in=profile_ids).filter(_compile(club, rule, now, grouped=False))
+    )
+
+
+def rule_member_ids(*, club, rule, now: datetime | None = None):
+    """The ids of `rule_queryset`'s profiles (one column, `member`), in the shape that evaluates
+    fastest over a whole club: when the rule's conjuncts include a windowed count ("at least 3
+    rounds in the last 90 days"), the profiles that pass every other conjunct are joined to that
+    window's activities and grouped by profile, `HAVING count(*) >= 3`. Only the candidates'
+    activities are counted (a fraction of the window's), in one pass the database can spread over
+    parallel workers; a grouped `IN` over the whole window groups every profile that has any."""
     errors = rule_validate(rule)
     if errors:
         raise InvalidRule(errors)
-    return _Compiler(club, now or timezone.now()).node(rule)
+    compiler = _Compiler(club, now or timezone.now(), grouped=True)
+    conjuncts = rule.get("all", [rule])
+    # Not a count with property conditions: PostgreSQL can't estimate how many activities those
+    # keep, and taking thousands for a handful it would drive a profile lookup per activity.
+    joined = next(
+        (
+            n
+            for n, child in enumerate(conjuncts)
+            if "activity" in child and _groupable(child["activity"]) and not child["activity"].get("properties")
+        ),
+        None,
+    )
+    if joined is None:
+        return profile_active_queryset(club=club).filter(compiler.node(rule, joinable=True)).values(member=F("pk"))
+    others = Q()
+    for n, child in enumerate(conjuncts):
+        if n != joined:
+            others &= compiler.node(child, joinable=True)
+    spec = conjuncts[joined]["activity"]
+    return (
+        profile_active_queryset(club=club)
+        .filter(others)
+        .filter(**compiler.activity_conditions(spec, prefix="activities__"))  # one join: the same activity
+        .values(member=F("pk"))
+        .annotate(n=Count("*"))
+        .filter(_having(*_count(spec)))
+        .values("member")
+    )
+
+
+def rule_q(*, club, rule, now: datetime | None = None) -> Q:
+    """The rule as a condition on profiles, usable anywhere (every count is per profile)."""
+    return _compile(club, rule, now, grouped=False)
+
+
+def _compile(club, rule, now: datetime | None, *, grouped: bool) -> Q:
+    errors = rule_validate(rule)
+    if errors:
+        raise InvalidRule(errors)
+    return _Compiler(club, now or timezone.now(), grouped=grouped).node(rule, joinable=grouped)
 
 
 class _Compiler:
-    def __init__(self, club, now: datetime):
+    def __init__(self, club, now: datetime, *, grouped: bool):
         self.club = club
+        self.grouped = grouped
         self.zone = zoneinfo.ZoneInfo(club.timezone)
         self.now = now
         self.today = now.astimezone(self.zone).date()
@@ -58,23 +137,25 @@ class _Compiler:
         """The start of `day` in the club's timezone."""
         return datetime.combine(day, time.min, tzinfo=self.zone)
 
-    def node(self, node) -> Q:
+    def node(self, node, *, joinable: bool = False) -> Q:
+        """`joinable`: the node is a conjunct of the top-level "all" (or the whole rule), where an
+        `IN (subquery)` becomes a join; under "not" or "any" it would not."""
         if "all" in node:
             combined = Q()
             for child in node["all"]:
-                combined &= self.node(child)
+                combined &= self.node(child, joinable=joinable)
             return combined
         if "any" in node:
             combined = Q()
             for child in node["any"]:
-                combined |= self.node(child)
+                combined |= self.node(child, joinable=joinable and len(node["any"]) == 1)
             return combined
         if "not" in node:
             return ~self.node(node["not"])
         if "field" in node:
             return self.field(FIELDS[node["field"]], node["op"], node.get("value"))
         if "activity" in node:
-            return self.activity(node["activity"])
+            return self.activity(node["activity"], joinable=joinable)
         if "tag" in node:
             tagged = ProfileTag.objects.filter(
                 club=self.club, profile=OuterRef("pk"), tag__name__iexact=" ".join(node["tag"].split())
@@ -153,21 +234,35 @@ class _Compiler:
 
     # --- Activities, birthdays ---------------------------------------------------------------
 
-    def activity(self, spec: dict) -> Q:
-        rows = Activity.objects.filter(club=self.club, profile=OuterRef("pk"), type=spec["type"])
-        if "within_last_days" in spec:
-            rows = rows.filter(occurred_at__gte=self.midnight(self.today - timedelta(days=spec["within_last_days"])))
-        for key, value in spec.get("properties", {}).items():
-            rows = rows.filter(**{f"properties__{key}": value})
-        count = spec.get("count", {"op": "gte", "value": 1})
-        op, wanted = count["op"], count["value"]
+    def activity(self, spec: dict, *, joinable: bool = False) -> Q:
+        window = Activity.objects.filter(**self.activity_conditions(spec))
+        rows = window.filter(profile=OuterRef("pk"))
+        op, wanted = _count(spec)
         if (op, wanted) in (("gte", 1), ("gt", 0)):
             return Q(Exists(rows))
         if (op, wanted) in (("eq", 0), ("lt", 1), ("lte", 0)):
             return ~Q(Exists(rows))
+        if self.grouped and joinable and _groupable(spec):
+            # One pass over the window, grouped by profile (see the module docstring).
+            qualifying = (
+                window.order_by().values("profile").annotate(n=Count("*")).filter(_having(op, wanted)).values("profile")
+            )
+            return Q(pk__in=qualifying)
         counted = rows.order_by().values("profile").annotate(n=Count("pk")).values("n")[:1]
         number = Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
         return Q(COUNT_LOOKUPS[op](number, wanted))
+
+    def activity_conditions(self, spec: dict, prefix: str = "") -> dict:
+        """The activities an activity condition counts, as filter arguments (on Activity, or
+        through a relation when `prefix` is given)."""
+        conditions = {f"{prefix}club": self.club, f"{prefix}type": spec["type"]}
+        if "within_last_days" in spec:
+            conditions[f"{prefix}occurred_at__gte"] = self.midnight(
+                self.today - timedelta(days=spec["within_last_days"])
+            )
+        for key, value in spec.get("properties", {}).items():
+            conditions[f"{prefix}properties__{key}"] = value
+        return conditions
 
     def birthday(self, days: int) -> Q:
         """Birthdays from today to today + days: one (month, first day, last day) run per month span."""
@@ -184,6 +279,22 @@ class _Compiler:
         for month, first, last in runs:
             matches |= Q(date_of_birth__month=month, date_of_birth__day__gte=first, date_of_birth__day__lte=last)
         return matches
+
+
+def _count(spec: dict) -> tuple[str, int]:
+    count = spec.get("count", {"op": "gte", "value": 1})
+    return count["op"], count["value"]
+
+
+def _groupable(spec: dict) -> bool:
+    """A count with a window that a profile without any such activity can't satisfy (a profile
+    with none has no group, so only those counts can be answered from groups)."""
+    op, wanted = _count(spec)
+    return "within_last_days" in spec and not COUNT_HOLDS[op](0, wanted) and (op, wanted) not in (("gte", 1), ("gt", 0))
+
+
+def _having(op: str, wanted: int) -> Q:
+    return Q(n=wanted) if op == "eq" else Q(**{f"n__{op}": wanted})
 
 
 def _is_leap(year: int) -> bool:
