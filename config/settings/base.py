@@ -92,6 +92,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # No JIT: it compiles any plan whose estimated cost passes jit_above_cost (a club-wide segment
+    # refresh is just under it at 1M profiles), and the compilation then adds ~0.35 s to a 0.65 s
+    # query while saving nothing (benchmarks/segments.py with JIT forced on); the slower
+    # per-profile forms of a 1M-profile segment query took 0.1-0.25 s longer with it.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery -----------------------------------------------------------------
