@@ -21,12 +21,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
-from marketing.services.rules.compiler import (
-    InvalidRule,
-    rule_member_ids,
-    rule_queryset,
-    rule_queryset_for_profiles,
-)
+from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
 
 
 @dataclass(frozen=True)
@@ -92,10 +87,10 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
 def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple[int, int]:
     """(entered, exited) after writing the difference between the rule's matches and the members,
     for every member or only among `touched` profiles."""
-    if touched is None:
+    if touched is None:  # the whole club: counts as one pass over their window (see the compiler)
         matches = rule_member_ids(club=club, rule=segment.rule, now=now)
-    else:  # per-profile probes: a club-wide pass over the activities would cost far more
-        matches = rule_queryset_for_profiles(club=club, rule=segment.rule, profile_ids=touched, now=now)
+    else:  # a few profiles: a probe each, rather than a pass over the club's activities
+        matches = rule_queryset(club=club, rule=segment.rule, now=now).filter(pk__in=touched)
         matches = matches.values(member=F("pk"))
     matches_sql, matches_params = matches.query.sql_with_params()
     # Raw SQL gets the time as the ORM stores it (SQLite compares datetimes as text).
