@@ -115,7 +115,12 @@ def _write_difference(cursor, club, segment, stamp, matches, matches_params, tou
     newcomers; every part reads the membership as it was before the statement, so entering and
     leaving can't overlap."""
     members, changes = SegmentMember._meta.db_table, SegmentChange._meta.db_table
-    scope_sql, scope_params = ("", []) if touched is None else (" AND s.profile_id = ANY(%s)", [list(touched)])
+    # Members that may leave: all of them, or the touched ones, looked up one by one (a filter
+    # over the whole segment compares each member with every touched id: 50 ms for 1,000 of 12k).
+    scope_using, scope_sql, scope_params = "", "", []
+    if touched is not None:
+        scope_using, scope_sql = " USING unnest(%s::bigint[]) AS t(profile_id)", " AND s.profile_id = t.profile_id"
+        scope_params = [list(touched)]
     # The newcomers are inserted in profile order, so index pages and the foreign-key checks on
     # profiles are visited in sequence (12k newcomers: ~10 percent less time writing).
     cursor.execute(
@@ -127,7 +132,7 @@ def _write_difference(cursor, club, segment, stamp, matches, matches_params, tou
             ORDER BY m.member
         ),
         leaving AS (
-            DELETE FROM {members} s WHERE s.segment_id = %s{scope_sql}
+            DELETE FROM {members} s{scope_using} WHERE s.segment_id = %s{scope_sql}
             AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.member = s.profile_id)
             RETURNING s.profile_id
         ),
@@ -145,8 +150,8 @@ def _write_difference(cursor, club, segment, stamp, matches, matches_params, tou
         [
             *matches_params,
             segment.pk,
-            segment.pk,
             *scope_params,
+            segment.pk,
             club.pk,
             segment.pk,
             stamp,
