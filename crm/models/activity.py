@@ -49,7 +49,7 @@ class Activity(ClubScopedModel):
             models.Index(fields=["profile", "-occurred_at", "-id"], name="activity_timeline"),
             # Segment conditions: "at least N round.completed in the last 30 days". The profile
             # comes last so a window's activities are counted per profile from the index alone
-            # (an index-only scan; benchmarks/segments.py: the grouped refresh 1.05 s → 0.56 s).
+            # (an index-only scan; benchmarks/segments.py: the segment's best query 1.05 s → 0.56 s).
             models.Index(fields=["club", "type", "occurred_at", "profile"], name="activity_club_type_time_who"),
         ]
         constraints = [
