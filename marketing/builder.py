@@ -11,11 +11,11 @@ elsewhere (the API, the AI builder) that negates a single condition or a group i
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from datetime import date
 
-from crm.events.catalog import CATALOG
-from marketing.services.rules.fields import FIELDS
+from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
 from marketing.services.rules.grammar import COUNT_OPERATORS, NO_VALUE, RELATIVE, rule_validate
 
 ROOT = "r"
@@ -29,7 +29,6 @@ OPERATOR_LABELS = {
     "within_next_days": "in the next … days",
 }
 COUNT_LABELS = {"gte": "at least", "gt": "more than", "eq": "exactly", "lte": "at most", "lt": "fewer than"}
-ACTIVITY_TYPES = tuple(sorted(event.name for event in CATALOG if event.is_about_a_person))
 DEFAULT_FIELD = "tier"
 
 
@@ -48,8 +47,9 @@ class Node:
     count_op: str = "gte"
     count_value: str = "1"
     days: str = ""
-    prop_key: str = ""
-    prop_value: str = ""
+    # (name, value as typed, "text" | "number" | "boolean"): the type is kept so a stored 18 stays
+    # a number and a stored "18" stays text when the rule is shown and saved again.
+    properties: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
     tag: str = ""
     segment: str = ""
     json_path: str = "$"
@@ -103,11 +103,21 @@ def nodes_from_form(data) -> Node:
         node = Node(path=path, kind=kind if kind in KINDS else "field")
         for part in (
             "combinator", "field", "op", "value", "value2", "activity_type", "count_op", "count_value", "days",
-            "prop_key", "prop_value", "tag", "segment",
+            "tag", "segment",
         ):
             if f"{path}-{part}" in data:
                 setattr(node, part, data.get(f"{path}-{part}", "").strip())
         node.values = data.getlist(f"{path}-values")
+        node.properties = [
+            (key.strip(), value.strip(), kind if kind in PROPERTY_TYPES else "text")
+            for key, value, kind in zip(
+                data.getlist(f"{path}-prop_key"),
+                data.getlist(f"{path}-prop_value"),
+                data.getlist(f"{path}-prop_type"),
+                strict=False,
+            )
+            if key.strip()
+        ]
         if node.field not in FIELDS:
             node.field = DEFAULT_FIELD
         if node.op not in node.field_meta.operators:  # the field changed: its first operator
@@ -180,8 +190,8 @@ def _rule(node: Node, json_path: str):
         spec = {"type": node.activity_type, "count": {"op": node.count_op, "value": _number(node.count_value)}}
         if node.days:
             spec["within_last_days"] = _number(node.days)
-        if node.prop_key:
-            spec["properties"] = {node.prop_key: _scalar_guess(node.prop_value)}
+        if node.properties:
+            spec["properties"] = {key: _property_value(value, kind) for key, value, kind in node.properties}
         return {"activity": spec}
     if node.kind == "tag":
         return {"tag": node.tag}
@@ -200,7 +210,8 @@ def _field_rule(node: Node) -> dict:
     elif node.op == "between":
         rule["value"] = [_typed(meta, node.value), _typed(meta, node.value2)]
     elif node.op in ("in", "not_in"):
-        items = node.values if meta.type == "choice" else [item.strip() for item in node.value.split(",")]
+        # One value a line, so a value may itself hold a comma ("Gold, Senior").
+        items = node.values if meta.type == "choice" else [item.strip() for item in node.value.splitlines()]
         rule["value"] = [_typed(meta, item) for item in items if item != ""]
     else:
         rule["value"] = _typed(meta, node.value)
@@ -224,17 +235,28 @@ def _number(raw: str, *, allow_float: bool = False):
         pass
     if allow_float:
         try:
-            return float(raw)
+            number = float(raw)
         except (TypeError, ValueError):
-            pass
+            return raw
+        return number if math.isfinite(number) else raw  # "nan", "inf": left as text for the validator
     return raw
 
 
-def _scalar_guess(raw: str):
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    number = _number(raw, allow_float=True)
-    return number if not isinstance(number, str) else raw
+PROPERTY_TYPES = ("text", "number", "boolean")
+
+
+def _property_value(raw: str, kind: str):
+    if kind == "number":
+        return _number(raw, allow_float=True)
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(raw.lower(), raw)
+    return raw
+
+
+def _property_type(value) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float) else "text"
 
 
 def attach_errors(root: Node) -> list[str]:
@@ -291,18 +313,18 @@ def _node(rule) -> Node:
             node.value, node.value2 = (_text(item) for item in (value + ["", ""])[:2])
         elif isinstance(value, list):
             node.values = [_text(item) for item in value]
-            node.value = ", ".join(node.values)
+            node.value = "\n".join(node.values)
         elif value is not None:
             node.value = _text(value)
         return node
     if "activity" in rule:
         spec = rule["activity"]
         count = spec.get("count") or {"op": "gte", "value": 1}
-        prop_key, prop_value = next(iter((spec.get("properties") or {"": ""}).items()))
+        properties = spec.get("properties") if isinstance(spec.get("properties"), dict) else {}
         return Node(
             path="", kind="activity", activity_type=spec.get("type", ""), count_op=count.get("op", "gte"),
             count_value=_text(count.get("value", 1)), days=_text(spec.get("within_last_days", "")),
-            prop_key=prop_key, prop_value=_text(prop_value),
+            properties=[(str(key), _text(value), _property_type(value)) for key, value in properties.items()],
         )
     if "tag" in rule:
         return Node(path="", kind="tag", tag=str(rule["tag"]))
@@ -328,4 +350,5 @@ def builder_choices() -> dict:
         "combinators": COMBINATORS,
         "count_operators": [(op, COUNT_LABELS[op]) for op in COUNT_OPERATORS],
         "activity_types": ACTIVITY_TYPES,
+        "property_types": (("text", "text"), ("number", "number"), ("boolean", "yes/no")),
     }

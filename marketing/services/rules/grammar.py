@@ -17,6 +17,7 @@ Dates are ISO strings (`2026-06-30`); relative days are whole numbers, evaluated
 timezone by the compiler.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -143,7 +144,7 @@ def _check_scalar(field, value, path: str, errors: list) -> None:
         elif kind == "choice" and value not in field.choices:
             errors.append(RuleError(path, f"'{field.name}' is one of {', '.join(field.choices)}; got {value!r}."))
     elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             errors.append(RuleError(path, f"'{field.name}' compares with a number."))
     elif kind == "boolean":
         if not isinstance(value, bool):
