@@ -36,8 +36,9 @@ def segment_create(
     name = _clean_name(name)
     if kind not in SegmentKind.values:
         raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
-    segment_rule_check(club, kind=kind, rule=rule, segment=None)
     with transaction.atomic():
+        _lock_segments(club, segment_references(rule))
+        segment_rule_check(club, kind=kind, rule=rule, segment=None)
         _check_name_free(club, name, exclude=None)
         try:
             with transaction.atomic():
@@ -72,10 +73,11 @@ def segment_update(
     _require_own(club, segment)
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
-    if "rule" in changes:
-        segment_rule_check(club, kind=segment.kind, rule=changes["rule"], segment=segment)
     with transaction.atomic():
-        locked = Segment.objects.for_club(club).select_for_update().get(pk=segment.pk)
+        _lock_segments(club, {segment.pk} | segment_references(changes.get("rule")))
+        locked = Segment.objects.for_club(club).get(pk=segment.pk)
+        if "rule" in changes:
+            segment_rule_check(club, kind=segment.kind, rule=changes["rule"], segment=segment)
         if "name" in changes and changes["name"] != locked.name:
             _check_name_free(club, changes["name"], exclude=locked.pk)
         before = {field: getattr(locked, field) for field in changes}
@@ -102,6 +104,9 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
     """Delete a segment and its membership; refused while another segment's rule refers to it."""
     _require_own(club, segment)
     with transaction.atomic():
+        # Locked first, so an edit that starts referring to this segment either finishes before
+        # (and is seen below) or waits and then finds the segment gone.
+        _lock_segments(club, {segment.pk})
         users = [
             other.name
             for other in Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).exclude(pk=segment.pk)
@@ -231,6 +236,12 @@ def _leads_back(start: int, referenced: set[int], rules: dict) -> bool:
         seen.add(current)
         stack.extend(segment_references(rules.get(current)))
     return False
+
+
+def _lock_segments(club, ids) -> None:
+    """Row locks on these segments, always in id order so two edits can't deadlock."""
+    if ids:
+        list(Segment.objects.for_club(club).select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
 
 def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
