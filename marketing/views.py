@@ -16,7 +16,6 @@ from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
 from marketing.models import Segment, SegmentKind, SegmentMember
-from marketing.services.messaging_sync import segment_sync
 from marketing.services.rules.compiler import InvalidRule
 from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
@@ -29,6 +28,7 @@ from marketing.services.segment_editing import (
 )
 from marketing.services.segments import segment_preview, segment_refresh
 from marketing.statistics import segment_daily_changes
+from marketing.tasks import sync_segment_to_messaging
 
 MEMBERS_PAGE = 25
 
@@ -226,18 +226,14 @@ def segment_refresh_now(request, segment_id: int):
 @require_POST
 @club_page(Capability.MARKET)
 def segment_sync_now(request, segment_id: int):
+    """Queue a sync (it may take minutes of Messaging calls: never inside a web request); the
+    status on the page says how it went."""
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
-    try:
-        result = segment_sync(club=request.club, segment=segment)
-    except CrmError as error:
-        messages.error(request, error.message)
+    if not segment.sync_to_messaging:
+        messages.error(request, "Tick “Keep a Messaging list in step” and save first.")
     else:
-        if result.already_running:
-            messages.info(request, "A sync of this segment is already running.")
-        elif result.error:
-            messages.error(request, f"Sync to Messaging failed: {result.error}")
-        else:
-            messages.success(request, f"Synced to Messaging: {result.added:,} added, {result.removed:,} removed.")
+        sync_segment_to_messaging.delay(request.club.pk, segment.pk)
+        messages.success(request, "Sync to Messaging started; the status above shows how it went.")
     return redirect("segment_detail", segment_id=segment.pk)
 
 

@@ -61,14 +61,14 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "This segment is not set to sync to Messaging.")
     if not _claim(club, segment):
         return SyncResult(status=SyncStatus.RUNNING, already_running=True)
-    client = client or MessagingClient.from_settings()
-    now = now or timezone.now()
-    # Read after the claim: the caller's copy may predate another worker creating the list.
-    segment.messaging_list_id = (
-        Segment.objects.for_club(club).values_list("messaging_list_id", flat=True).get(pk=segment.pk)
-    )
     progress = _Progress()
     try:
+        client = client or MessagingClient.from_settings()
+        now = now or timezone.now()
+        # Read after the claim: the caller's copy may predate another worker creating the list.
+        segment.messaging_list_id = (
+            Segment.objects.for_club(club).values_list("messaging_list_id", flat=True).get(pk=segment.pk)
+        )
         list_id = _list_existing(segment, client) or _list_create(
             club, segment, client, vanished_list_id=segment.messaging_list_id
         )
@@ -77,6 +77,9 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
         except MessagingNotFound:  # deleted while this sync ran
             list_id = _list_create(club, segment, client, vanished_list_id=list_id)
             _push_difference(club, segment, list_id, client, now, progress)
+    except _ClaimLost:  # stalled past the stale limit and taken over: the new holder finishes
+        logger.warning("segment %s sync was taken over by another worker; stopping", segment.pk)
+        return SyncResult(SyncStatus.RUNNING, progress.added, progress.removed, progress.batches, already_running=True)
     except MessagingError as error:
         message = (
             f"{error} ({progress.added} added and {progress.removed} removed before it; "
@@ -130,21 +133,26 @@ def _claim(club, segment: Segment) -> bool:
     free = (
         ~Q(sync_status=SyncStatus.RUNNING) | Q(sync_heartbeat_at__isnull=True) | Q(sync_heartbeat_at__lt=stale_before)
     )
+    token = timezone.now()  # the heartbeat doubles as the claim: each later write checks it is still ours
     claimed = (
         Segment.objects.for_club(club)
         .filter(free, pk=segment.pk)
-        .update(sync_status=SyncStatus.RUNNING, sync_heartbeat_at=timezone.now())
+        .update(sync_status=SyncStatus.RUNNING, sync_heartbeat_at=token)
     )
     if claimed:
-        segment.sync_status = SyncStatus.RUNNING
+        segment.sync_status, segment.sync_heartbeat_at = SyncStatus.RUNNING, token
     return bool(claimed)
+
+
+class _ClaimLost(Exception):
+    """Another worker took this sync over (our heartbeat went stale); we must stop writing."""
 
 
 def _finish(club, segment: Segment, *, status: str, error: str, synced_at=None) -> None:
     fields = {"sync_status": status, "sync_error": error, "sync_heartbeat_at": None}
     if synced_at is not None:
         fields["last_synced_at"] = synced_at
-    Segment.objects.for_club(club).filter(pk=segment.pk).update(**fields)
+    Segment.objects.for_club(club).filter(pk=segment.pk, sync_heartbeat_at=segment.sync_heartbeat_at).update(**fields)
     for name, value in fields.items():
         setattr(segment, name, value)
 
@@ -267,7 +275,17 @@ def _removal_batches(club, segment, list_id, client, batch_size):
 
 
 def _beat(club, segment) -> None:
-    Segment.objects.for_club(club).filter(pk=segment.pk).update(sync_heartbeat_at=timezone.now())
+    """Renew the claim; if another worker has taken it over, stop (the batch's entries roll back
+    with the caller's transaction, and the new holder replays that batch under the same key)."""
+    now = timezone.now()
+    held = (
+        Segment.objects.for_club(club)
+        .filter(pk=segment.pk, sync_heartbeat_at=segment.sync_heartbeat_at)
+        .update(sync_heartbeat_at=now)
+    )
+    if not held:
+        raise _ClaimLost
+    segment.sync_heartbeat_at = now
 
 
 def _contact(row: dict) -> dict:

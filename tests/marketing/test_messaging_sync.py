@@ -212,6 +212,35 @@ def test_a_segment_already_syncing_elsewhere_is_left_alone_until_its_heartbeat_i
     assert taken_over.status == SyncStatus.SYNCED and listed(segment) == people
 
 
+def test_a_stalled_sync_that_was_taken_over_stops_without_overwriting_the_new_holder(
+    club_a, messaging_simulator, settings
+):
+    settings.MESSAGING_SYNC_BATCH = 2
+    segment, people = gold_segment(club_a, people=4)
+    taken_over_at = timezone.now() + timedelta(minutes=11)
+
+    class StallingClient(MessagingClient):
+        """A real client whose worker stalls after its first acknowledged batch, long enough for
+        another worker to take the stale claim over."""
+
+        def list_add_contacts(self, **kwargs):
+            change = super().list_add_contacts(**kwargs)
+            Segment.objects.for_club(club_a).filter(pk=segment.pk).update(sync_heartbeat_at=taken_over_at)
+            return change
+
+    result = segment_sync(club=club_a, segment=segment, client=StallingClient.from_settings(), now=NOW)
+
+    assert result.already_running and result.added == 0
+    stored = Segment.objects.for_club(club_a).get(pk=segment.pk)
+    # The new holder's claim is untouched, and the batch we lost the claim on is left for it to replay.
+    assert stored.sync_status == SyncStatus.RUNNING and stored.sync_heartbeat_at == taken_over_at
+    assert listed(segment) == []
+    Segment.objects.for_club(club_a).filter(pk=segment.pk).update(sync_heartbeat_at=None)
+    finished = segment_sync(club=club_a, segment=segment, now=NOW)
+    assert finished.status == SyncStatus.SYNCED and listed(segment) == people
+    assert set(times_added(messaging_simulator, segment).values()) == {1}
+
+
 def test_another_clubs_segment_cannot_be_synced_as_ours(club_a, club_b, messaging_simulator):
     theirs, _ = gold_segment(club_b, people=2)
 
