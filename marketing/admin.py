@@ -13,6 +13,7 @@ from marketing.models import Segment, SegmentKind
 from marketing.services.messaging_sync import segment_sync
 from marketing.services.rules.compiler import InvalidRule
 from marketing.services.segment_editing import (
+    MAX_HAND_PICKED,
     segment_create,
     segment_delete,
     segment_members_add,
@@ -49,6 +50,10 @@ class SegmentAdminForm(forms.ModelForm):
         except CrmError as error:
             problems = [f"{item['path']}: {item['message']}" for item in error.details.get("errors", [])]
             self.add_error("rule", [error.message, *problems])
+        name = " ".join((cleaned.get("name") or "").split())
+        taken = Segment.objects.for_club(self.club).filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if name and taken.exists():
+            self.add_error("name", f"There is already a segment called '{name}'.")
         for name in ("add_profiles", "remove_profiles"):
             if cleaned.get(name) and kind != SegmentKind.STATIC:
                 self.add_error(name, "Only hand-picked lists take profiles by hand; a rule decides the others.")
@@ -58,6 +63,9 @@ class SegmentAdminForm(forms.ModelForm):
     def _profile_ids(self, text: str, name: str) -> list[int]:
         tokens = text.replace(",", " ").split()
         if not tokens:
+            return []
+        if len(tokens) > MAX_HAND_PICKED:
+            self.add_error(name, f"At most {MAX_HAND_PICKED:,} at a time.")
             return []
         numbers = [int(token) for token in tokens if token.isdigit()]
         found = CustomerProfile.objects.for_club(self.club).filter(Q(pk__in=numbers) | Q(member_number__in=tokens))

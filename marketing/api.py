@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor
+from crm.api.auth import ClubApiView, request_actor, request_scopes
 from crm.api.errors import ApiError, invalid_fields
 from crm.api.schema import errors
 from crm.errors import CrmError
@@ -18,6 +18,7 @@ from crm.selectors import InvalidCursor, keyset_page
 from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.services.rules.compiler import InvalidRule
 from marketing.services.rules.explain import rule_explain
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import rule_json_schema
@@ -41,7 +42,7 @@ MEMBER_ORDERING = ("-entered_at", "-id")
 
 RULE_EXAMPLE = {
     "all": [
-        {"field": "membership_tier", "op": "in", "value": ["Gold"]},
+        {"field": "tier", "op": "in", "value": ["Gold"]},
         {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 30}},
     ]
 }
@@ -80,7 +81,7 @@ class ProfileSummarySerializer(serializers.ModelSerializer):
 class PreviewSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     explanation = serializers.CharField()
-    sample = ProfileSummarySerializer(many=True)
+    sample = ProfileSummarySerializer(many=True, help_text="Up to 10 matches; empty without profiles:read.")
 
 
 class MemberSerializer(serializers.Serializer):
@@ -113,12 +114,20 @@ class SegmentApiView(ClubApiView):
             raise ApiError.from_crm(error) from error
 
 
-def _preview_body(club, rule) -> dict:
+def _sample(request, profiles) -> list:
+    """Matching people are personal data: only callers who may read profiles see who they are
+    (otherwise a segments-only key could list the club ten names at a time)."""
+    if ApiScope.PROFILES_READ not in request_scopes(request):
+        return []
+    return ProfileSummarySerializer(profiles, many=True).data
+
+
+def _preview_body(request, club, rule) -> dict:
     preview = segment_preview(club=club, rule=rule)
     return {
         "count": preview.count,
         "explanation": rule_explain(rule, segment_names=_segment_names(club)),
-        "sample": ProfileSummarySerializer(preview.sample, many=True).data,
+        "sample": _sample(request, preview.sample),
     }
 
 
@@ -210,7 +219,7 @@ class SegmentPreviewView(SegmentApiView):
         serializer.is_valid(raise_exception=True)
         rule = serializer.validated_data["rule"]
         self._call(segment_rule_check, rule=rule)
-        return Response(_preview_body(self.club, rule))
+        return Response(_preview_body(request, self.club, rule))
 
 
 class SegmentRefreshView(SegmentApiView):
@@ -233,7 +242,14 @@ class SegmentRefreshView(SegmentApiView):
         },
     )
     def post(self, request, segment_id: int):
-        result = self._call(segment_refresh, segment=self._segment(segment_id))
+        try:
+            result = self._call(segment_refresh, segment=self._segment(segment_id))
+        except InvalidRule as error:  # stored before a field it names left the registry
+            problems = [{"path": problem.path, "message": problem.message} for problem in error.errors]
+            raise ApiError(
+                status_code=400, code="invalid_rule", message="The stored rule no longer validates; edit it.",
+                details={"errors": problems},
+            ) from error
         return Response(
             {
                 "entered": result.entered,
@@ -245,8 +261,8 @@ class SegmentRefreshView(SegmentApiView):
 
 
 class SegmentMembersView(SegmentApiView):
-    """GET /api/v1/segments/{id}/members: newest members first, cursor-paged. Personal data, so
-    it needs `profiles:read` as well as the segment being visible."""
+    """GET /api/v1/segments/{id}/members: newest members first, cursor-paged. Members are personal
+    data, so this needs `profiles:read` (not `segments:read`)."""
 
     read_scope = ApiScope.PROFILES_READ
 
@@ -376,7 +392,7 @@ class SegmentBuildFromTextView(SegmentApiView):
                 "rule": draft.rule,
                 "explanation": draft.explanation,
                 "count": draft.count,
-                "sample": ProfileSummarySerializer(draft.sample, many=True).data,
+                "sample": _sample(request, draft.sample),
                 "source": draft.source,
                 "model": draft.model,
             }

@@ -57,3 +57,12 @@ def test_another_clubs_staff_cannot_see_the_segment_in_the_admin(client_for, clu
     assert client.get(reverse("admin:marketing_segment_change", args=[segment.pk])).status_code in (302, 404)
     client.post(reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": [segment.pk], "post": "yes"})
     assert Segment.objects.for_club(club_a).filter(pk=segment.pk).exists()
+
+
+def test_a_taken_name_is_a_form_error_not_a_crash(client_for, club_a):
+    Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    response = client_for(club_a, Role.MARKETER).post(
+        reverse("admin:marketing_segment_add"), {"name": "gold", "kind": "dynamic", "rule": json.dumps(GOLD)}
+    )
+    assert response.status_code == 200 and "There is already a segment called" in response.content.decode()
+    assert Segment.objects.for_club(club_a).count() == 1

@@ -79,13 +79,16 @@ def test_segment_references_must_exist_in_the_club_and_never_form_a_cycle(club_a
 
 
 def test_preview_counts_explains_and_samples_without_saving(club_a, gold_people):
-    response = api_for(club_a, *READ).post("/api/v1/segments/preview", {"rule": GOLD}, **JSON)
+    response = api_for(club_a, *READ, "profiles:read").post("/api/v1/segments/preview", {"rule": GOLD}, **JSON)
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 3 and len(body["sample"]) == 3
     assert {row["id"] for row in body["sample"]} == {person.pk for person in gold_people}
     assert "Gold" in body["explanation"]
     assert not Segment.objects.for_club(club_a).exists()
+    # Without profiles:read a key learns how many, never who.
+    counted = api_for(club_a, *READ).post("/api/v1/segments/preview", {"rule": GOLD}, **JSON).json()
+    assert counted["count"] == 3 and counted["sample"] == []
     bad = api_for(club_a, *READ).post("/api/v1/segments/preview", {"rule": {"all": []}}, **JSON)
     assert bad.status_code == 400 and bad.json()["error"]["details"]["errors"][0]["path"] == "$.all"
 
@@ -194,3 +197,18 @@ def test_the_rule_schema_and_field_registry_are_published(club_a):
     assert "$defs" in body["schema"] or "oneOf" in body["schema"] or "anyOf" in body["schema"]
     tier = next(field for field in body["fields"] if field["name"] == "tier")
     assert tier["label"] == "Membership tier" and "in" in tier["operators"]
+
+
+def test_refreshing_a_stored_rule_that_no_longer_validates_is_a_400(club_a):
+    segment = Segment.objects.create(club=club_a, name="Old", rule={"field": "shoe_size", "op": "eq", "value": 9})
+    response = api_for(club_a, *WRITE).post(f"/api/v1/segments/{segment.pk}/refresh")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_rule"
+    assert response.json()["error"]["details"]["errors"][0]["path"] == "$.field"
+
+
+def test_numbers_must_be_finite(club_a):
+    # JSON has no NaN, but a form or the admin could produce one; the database would refuse it.
+    from marketing.services.rules.grammar import rule_validate
+
+    assert rule_validate({"field": "handicap", "op": "gt", "value": float("nan")})
+    assert rule_validate({"field": "handicap", "op": "lt", "value": float("inf")})
