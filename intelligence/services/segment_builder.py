@@ -19,9 +19,9 @@ from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_c
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.models import Segment
 from marketing.services.rules.explain import rule_explain
-from marketing.services.rules.fields import FIELDS
+from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
 from marketing.services.rules.grammar import rule_json_schema, rule_validate
-from marketing.services.segments import segment_preview
+from marketing.services.segments import segment_preview, segment_references
 
 __all__ = [
     "LlmBadOutput",
@@ -107,15 +107,19 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
             input_schema=segment_rule_tool_schema(),
             club=club,
         )
-        rule, model, usage, source = _rule_from_tool_input(result.input, vocabulary), result.model, result.usage, "llm"
+        rule, model, usage, source = _rule_from_tool_input(result.input, club), result.model, result.usage, "llm"
     else:
         rule = offline_segment_parse(text, today=today, tiers=vocabulary.tiers, tags=vocabulary.tags)
         source = "offline"
+        if problems := rule_validate(rule):  # e.g. a window longer than the grammar allows
+            raise SegmentTextNotUnderstood(
+                "; ".join(problem.message for problem in problems), understood=[], not_understood=[text]
+            )
     preview = segment_preview(club=club, rule=rule, now=now)
     return SegmentDraft(
         text=text,
         rule=rule,
-        explanation=rule_explain(rule, segment_names=vocabulary.segments),
+        explanation=rule_explain(rule, segment_names=_segment_names(club, rule)),
         count=preview.count,
         sample=preview.sample,
         source=source,
@@ -138,7 +142,7 @@ def segment_rule_tool_schema() -> dict:
     }
 
 
-def _rule_from_tool_input(tool_input: dict, vocabulary: _ClubVocabulary) -> dict:
+def _rule_from_tool_input(tool_input: dict, club) -> dict:
     """The model's rule, or LlmBadOutput naming every problem with its path."""
     if "rule" not in tool_input:
         raise LlmBadOutput(
@@ -149,7 +153,8 @@ def _rule_from_tool_input(tool_input: dict, vocabulary: _ClubVocabulary) -> dict
     rule = tool_input["rule"]
     errors = [{"path": error.path, "message": error.message} for error in rule_validate(rule)]
     if not errors:
-        errors = _unknown_segment_errors(rule, "$", set(vocabulary.segments))
+        known = set(_segment_names(club, rule))
+        errors = _unknown_segment_errors(rule, "$", known) + _unknown_activity_errors(rule, "$")
     if errors:
         listed = "; ".join(f"{error['path']}: {error['message']}" for error in errors[:5])
         raise LlmBadOutput(
@@ -175,6 +180,29 @@ def _unknown_segment_errors(node, path: str, known: set[int]) -> list[dict]:
     if "not" in node:
         errors += _unknown_segment_errors(node["not"], f"{path}.not", known)
     return errors
+
+
+def _unknown_activity_errors(node, path: str) -> list[dict]:
+    """An activity type the catalog doesn't have matches nobody: the model misspelled or invented it."""
+    if not isinstance(node, dict):
+        return []
+    if isinstance(node.get("activity"), dict):
+        kind = node["activity"].get("type")
+        if kind in ACTIVITY_TYPES:
+            return []
+        return [{"path": f"{path}.activity.type", "message": f"No activity type {kind!r}; see the event catalog."}]
+    errors = []
+    for key in ("all", "any"):
+        for index, child in enumerate(node.get(key, [])):
+            errors += _unknown_activity_errors(child, f"{path}.{key}[{index}]")
+    if "not" in node:
+        errors += _unknown_activity_errors(node["not"], f"{path}.not")
+    return errors
+
+
+def _segment_names(club, rule) -> dict[int, str]:
+    """The club's segments the rule names (looked up, never trusted: the model may invent an id)."""
+    return dict(Segment.objects.for_club(club).filter(pk__in=segment_references(rule)).values_list("pk", "name"))
 
 
 def _club_vocabulary(club) -> _ClubVocabulary:

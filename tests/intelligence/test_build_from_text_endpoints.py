@@ -70,3 +70,18 @@ def test_the_page_shows_the_draft_in_the_builder_and_saves_only_on_save(client_f
     assert unknown.status_code == 400
     html = unknown.content.decode()
     assert "Not understood: &quot;like jazz&quot;" in html and "Phrasings the offline parser knows" in html
+
+
+def test_an_invented_activity_type_from_the_model_is_refused(club_a, fake_anthropic):
+    rule = {"activity": {"type": "round.complete", "count": {"op": "gte", "value": 3}}}
+    fake_anthropic.script({"tool_input": {"rule": rule}})
+    response = api_for(club_a, *WRITE).post("/api/v1/segments/build-from-text", {"text": "keen golfers"}, **JSON)
+    assert response.status_code == 502
+    assert response.json()["error"]["details"]["errors"][0]["path"] == "$.activity.type"
+
+
+def test_an_offline_phrase_beyond_the_grammars_limits_is_not_understood_rather_than_a_crash(club_a, offline):
+    response = api_for(club_a, *WRITE).post(
+        "/api/v1/segments/build-from-text", {"text": "renewal in the next 20 years"}, **JSON
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == "segment_text_not_understood"

@@ -6,6 +6,7 @@ tool schema) all read this; adding a segmentable field is one line here.
 
 from dataclasses import dataclass
 
+from crm.events.catalog import CATALOG
 from crm.models import Gender, LifecycleStage, MembershipStatus
 
 # Operators by value type. Relative-date operators take a whole number of days.
@@ -90,3 +91,6 @@ FIELDS = {
         _field("created_at", "datetime", "Profile created"),
     )
 }
+
+# What activity conditions can name: every catalog event that lands on a person's timeline.
+ACTIVITY_TYPES = tuple(sorted(event.name for event in CATALOG if event.is_about_a_person))

@@ -96,7 +96,7 @@ def test_invalid_edits_get_one_error_shape_and_change_nothing(club_a, profile_a,
 def test_staff_sessions_use_their_role_and_csrf(client, club_a, profile_a):
     viewer = staff_in(club_a, Role.VIEWER)
     client.force_login(viewer)
-    assert client.get("/api/v1/me").json()["scopes"] == ["profiles:read"]
+    assert client.get("/api/v1/me").json()["scopes"] == ["profiles:read", "segments:read"]
     assert (
         client.patch(
             f"/api/v1/profiles/{profile_a.pk}", {"first_name": "X"}, content_type="application/json"
