@@ -30,7 +30,7 @@ DEMO_SEGMENTS = (
         False,
     ),
     ("Birthdays this week", "", {"birthday": {"within_next_days": 7}}, False),
-    ("Renewing within 30 days", "", {"field": "renewal_on", "op": "within_next_days", "value": 30}, False),
+    ("Renewing within 60 days", "", {"field": "renewal_on", "op": "within_next_days", "value": 60}, False),
 )
 
 
