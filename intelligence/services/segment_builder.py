@@ -58,7 +58,7 @@ class SegmentDraft:
     rule: dict
     explanation: str
     count: int
-    sample: list  # CustomerProfile rows, most recently seen first
+    sample: list  # a few matching CustomerProfile rows
     source: str  # "llm" or "offline"
     model: str | None = None
     usage: TokenUsage | None = None

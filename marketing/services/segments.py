@@ -40,16 +40,23 @@ PREVIEW_SAMPLE = 10
 @dataclass(frozen=True)
 class SegmentPreview:
     count: int
-    sample: list  # CustomerProfile rows, most recently changed first
+    sample: list  # a few matching CustomerProfile rows, in no particular order
 
 
 def segment_preview(*, club, rule, now=None, sample_size: int = PREVIEW_SAMPLE) -> SegmentPreview:
     """How many of the club's profiles a rule matches right now, and a few of them: what the
-    builder shows while the marketer edits. Two queries; raises InvalidRule."""
-    matches = rule_queryset(club=club, rule=rule, now=now)
-    sample = list(matches.order_by("-updated_at", "-pk")[:sample_size]) if sample_size else []
-    count = len(sample) if len(sample) < sample_size else matches.count()
+    builder shows while the marketer edits. Raises InvalidRule.
+
+    The count takes the club-wide shape the full refresh uses (0.6-0.7 s for a rule with a windowed
+    activity count on 1M profiles, against 1.4-2.4 s probing per profile). The sample is the first
+    matches a scan meets: ordering them (say by last change) made PostgreSQL walk an index across
+    the whole club whenever matches were rare (2.5 s for none at all)."""
+    count = rule_member_ids(club=club, rule=rule, now=now).count()
+    if not count or not sample_size:
+        return SegmentPreview(count=count, sample=[])
+    sample = list(rule_queryset(club=club, rule=rule, now=now).order_by()[:sample_size])
     return SegmentPreview(count=count, sample=sample)
+
 
 INCREMENTAL_BATCH = 5_000
 
