@@ -48,7 +48,7 @@ from django.utils import timezone  # noqa: E402
 from crm.models import Activity, Club, CustomerProfile  # noqa: E402
 from marketing.models import Segment, SegmentChange, SegmentMember  # noqa: E402
 from marketing.services.rules.compiler import rule_queryset  # noqa: E402
-from marketing.services.segments import segment_refresh  # noqa: E402
+from marketing.services.segments import segment_preview, segment_refresh  # noqa: E402
 
 TIERS = ["Gold", "Platinum", "Full"]
 RULE = {
@@ -123,7 +123,7 @@ def main() -> None:
         # Interleaved, one run of every row per round, so a busy moment on the machine slows
         # one run of each rather than every run of one row.
         hand = {label: [] for label in HAND_WRITTEN}
-        full, steady, incremental = [], [], []
+        full, steady, incremental, preview = [], [], [], []
         for _ in range(repeat):
             for label, sql in HAND_WRITTEN.items():
                 hand[label].append(_select(sql, compiler)[1])
@@ -138,6 +138,11 @@ def main() -> None:
             started = time.perf_counter()
             result = segment_refresh(club=club, segment=segment, now=now)
             steady.append((time.perf_counter() - started, result))
+            started = time.perf_counter()
+            shown = segment_preview(club=club, rule=RULE, now=now)
+            preview.append((time.perf_counter() - started, shown))
+            if shown.count != len(compiled):
+                sys.exit(f"The builder's preview counted {shown.count:,}; the compiled rule has {len(compiled):,}.")
         rows.extend(_row(f"hand-written: {label}", runs, profiles=len(compiled)) for label, runs in hand.items())
         fastest = min(row["seconds"] for row in rows)
         for _ in range(repeat):
@@ -163,6 +168,9 @@ def main() -> None:
                     exited=last.exited,
                 )
             )
+        rows.append(
+            _row("builder preview: count + 10 sample", [seconds for seconds, _ in preview], profiles=len(compiled))
+        )
     finally:
         _empty(club, segment)
         segment.delete()

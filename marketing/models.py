@@ -51,14 +51,21 @@ class Segment(ClubScopedModel):
 class SegmentMember(ClubScopedModel):
     """Who is in a segment now; a refresh changes only the difference."""
 
-    # A refresh inserts thousands of rows at once, so each costs as little as it can: the club is
-    # implied by the segment (no second foreign-key check, no index of its own: every query names
-    # the segment), and the unique (segment, profile) index already serves lookups by segment.
+    # A refresh inserts thousands of rows at once, so each costs as little as it can. The database
+    # checks no foreign keys here: every writer (refresh, hand-picking) inserts ids it has just read
+    # from live profiles while holding the segment's row lock, profiles are never deleted outright
+    # (merges and erasure keep the row), and deletes still cascade through the ORM. Checking them
+    # cost 0.15 s at commit for 12k newcomers. The club is implied by the segment (no index of its
+    # own: every query names the segment); the unique (segment, profile) index serves lookups.
     club = models.ForeignKey(
         "crm.Club", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members", db_index=False)
-    profile = models.ForeignKey("crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", db_index=False)
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, related_name="members", db_index=False, db_constraint=False
+    )
+    profile = models.ForeignKey(
+        "crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     entered_at = models.DateTimeField()
 
     class Meta:
