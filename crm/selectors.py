@@ -114,13 +114,16 @@ def profile_filtered_queryset(*, club, filters: ProfileFilters):
         queryset = queryset.filter(membership_status="")
     elif filters.status:
         queryset = queryset.filter(membership_status=filters.status)
-    if filters.tier:
-        queryset = queryset.filter(membership_tier=filters.tier)
-    if filters.tag:
-        queryset = queryset.filter(tags__name=filters.tag)
-    if filters.updated_since:
-        queryset = queryset.filter(updated_at__gte=filters.updated_since)
-    return queryset
+    return narrowed(
+        queryset, membership_tier=filters.tier, tags__name=filters.tag, updated_at__gte=filters.updated_since
+    )
+
+
+def narrowed(queryset, **lookups):
+    """The queryset filtered by each lookup that was given a value (an absent filter is None or
+    empty): list filters are optional one by one."""
+    given = {lookup: value for lookup, value in lookups.items() if value not in (None, "", [], ())}
+    return queryset.filter(**given) if given else queryset
 
 
 PROFILE_PAGE_SIZE = 50
@@ -225,15 +228,13 @@ def profile_timeline(
     Walks the `activity_timeline` index; no OFFSET and no COUNT(*). `as_rows` names fields to
     return as dicts instead of model instances: the API's pages need no more and build faster.
     """
-    queryset = Activity.objects.for_club(club).filter(profile=profile)
-    if sources:
-        queryset = queryset.filter(source__in=sources)
-    if types:
-        queryset = queryset.filter(type__in=types)
-    if since:
-        queryset = queryset.filter(occurred_at__gte=since)
-    if until:
-        queryset = queryset.filter(occurred_at__lt=until)
+    queryset = narrowed(
+        Activity.objects.for_club(club).filter(profile=profile),
+        source__in=sources,
+        type__in=types,
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+    )
     if as_rows:
         queryset = queryset.values(*as_rows)
     page = keyset_page(queryset, ordering=("-occurred_at", "-id"), cursor=cursor, limit=limit)
@@ -394,17 +395,12 @@ def inbound_events_filtered(
     received_until: datetime | None = None,
 ):
     """The club's received events narrowed for the integrator's view (unordered: callers page it)."""
-    queryset = InboundEvent.objects.for_club(club)
-    if status:
-        queryset = queryset.filter(status=status)
-    if source:
-        queryset = queryset.filter(source=source)
-    if type:
-        queryset = queryset.filter(type=type)
-    if event_id:
-        queryset = queryset.filter(event_id=event_id)
-    if received_since:
-        queryset = queryset.filter(received_at__gte=received_since)
-    if received_until:
-        queryset = queryset.filter(received_at__lt=received_until)
-    return queryset
+    return narrowed(
+        InboundEvent.objects.for_club(club),
+        status=status,
+        source=source,
+        type=type,
+        event_id=event_id,
+        received_at__gte=received_since,
+        received_at__lt=received_until,
+    )
