@@ -19,10 +19,13 @@ postgresql_only = pytest.mark.skipif(
 )
 
 
-def run_dataset(*args: str, tmp_path, database_url: str | None = None) -> tuple[subprocess.CompletedProcess, dict]:
-    output = tmp_path / "figures.json"
+def run_benchmark(
+    script: str, *args: str, tmp_path, database_url: str | None = None
+) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run `benchmarks/<script>` as a user would; its result and the figures it wrote with --json."""
+    output = tmp_path / f"{script}.json"
     result = subprocess.run(
-        [sys.executable, "benchmarks/dataset.py", *args, "--json", str(output)],
+        [sys.executable, f"benchmarks/{script}", *args, "--json", str(output)],
         cwd=PROJECT_ROOT,
         # The test database: the subprocess commits, so the test (transaction=True) sees its rows.
         env=child_environment(DATABASE_URL=database_url or database_url_for_children()),
@@ -31,6 +34,10 @@ def run_dataset(*args: str, tmp_path, database_url: str | None = None) -> tuple[
         timeout=300,
     )
     return result, (json.loads(output.read_text()) if output.exists() else {})
+
+
+def run_dataset(*args: str, tmp_path, database_url: str | None = None) -> tuple[subprocess.CompletedProcess, dict]:
+    return run_benchmark("dataset.py", *args, tmp_path=tmp_path, database_url=database_url)
 
 
 def build(*extra: str, tmp_path, profiles: int = PROFILES) -> tuple[subprocess.CompletedProcess, dict]:
@@ -134,18 +141,10 @@ def test_dataset_refuses_anything_but_postgresql(tmp_path):
 def test_api_benchmark_measures_every_row_on_a_built_club(tmp_path):
     built, _ = build("--seed", "5", tmp_path=tmp_path)
     assert built.returncode == 0, built.stderr[-3000:]
-    output = tmp_path / "api.json"
-    result = subprocess.run(
-        [sys.executable, "benchmarks/api.py", "--club", "bench-test", "--requests", "40", "--long-timeline", "15"]
-        + ["--json", str(output)],
-        cwd=PROJECT_ROOT,
-        env=child_environment(DATABASE_URL=database_url_for_children()),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result, figures = run_benchmark(
+        "api.py", "--club", "bench-test", "--requests", "40", "--long-timeline", "15", tmp_path=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(output.read_text())
     rows = {row["row"].split(":")[0]: row for row in figures["rows"]}
     assert {"baseline", "profile 360, REST", "profile 360, GraphQL", "search by full name", "search by email"} <= set(
         rows
@@ -165,17 +164,8 @@ def test_api_benchmark_measures_every_row_on_a_built_club(tmp_path):
 def test_segments_benchmark_checks_every_form_finds_the_same_people(tmp_path):
     built, _ = build("--seed", "5", tmp_path=tmp_path)
     assert built.returncode == 0, built.stderr[-3000:]
-    output = tmp_path / "segments.json"
-    result = subprocess.run(
-        [sys.executable, "benchmarks/segments.py", "--club", "bench-test", "--repeat", "2", "--json", str(output)],
-        cwd=PROJECT_ROOT,
-        env=child_environment(DATABASE_URL=database_url_for_children()),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result, figures = run_benchmark("segments.py", "--club", "bench-test", "--repeat", "2", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]  # a form finding another set exits non-zero
-    figures = json.loads(output.read_text())
     labels = [row["row"] for row in figures["rows"]]
     assert sum(label.startswith("hand-written") for label in labels) == 4
     assert "segment refresh, nothing changed" in labels
