@@ -134,7 +134,7 @@ def segment_members_add(
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
     with transaction.atomic():
-        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        _lock_segments(club, {segment.pk})
         live = set(
             CustomerProfile.objects.for_club(club)
             .filter(pk__in=ids, merged_into__isnull=True, is_erased=False)
@@ -149,14 +149,7 @@ def segment_members_add(
             [SegmentMember(club=club, segment=segment, profile_id=pk, entered_at=now) for pk in newcomers],
             batch_size=1000,
         )
-        _record_changes(club, segment, newcomers, SegmentChangeKind.ENTERED, now)
-        count = _store_count(club, segment)
-        audit_record(
-            club=club, actor=actor, action=AuditAction.SEGMENT_MEMBERS_ADD, target=segment,
-            summary=f"Added {len(newcomers)} profile(s) to '{segment.name}'",
-            details={"profile_ids": newcomers[:1000]}, ip_address=ip_address,
-        )
-    return MembersChange(len(newcomers), count)
+        return _members_changed(club, actor, segment, newcomers, SegmentChangeKind.ENTERED, now, ip_address)
 
 
 def segment_members_remove(
@@ -165,18 +158,11 @@ def segment_members_remove(
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
     with transaction.atomic():
-        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        _lock_segments(club, {segment.pk})
         leaving = SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=ids)
         leavers = sorted(leaving.values_list("profile_id", flat=True))
         leaving.delete()
-        _record_changes(club, segment, leavers, SegmentChangeKind.EXITED, now)
-        count = _store_count(club, segment)
-        audit_record(
-            club=club, actor=actor, action=AuditAction.SEGMENT_MEMBERS_REMOVE, target=segment,
-            summary=f"Removed {len(leavers)} profile(s) from '{segment.name}'",
-            details={"profile_ids": leavers[:1000]}, ip_address=ip_address,
-        )
-    return MembersChange(len(leavers), count)
+        return _members_changed(club, actor, segment, leavers, SegmentChangeKind.EXITED, now, ip_address)
 
 
 def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str | None = None):
@@ -256,18 +242,27 @@ def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
     return ids
 
 
-def _record_changes(club, segment, profile_ids, change, now) -> None:
+def _members_changed(club, actor, segment, profile_ids, change, now, ip_address) -> MembersChange:
+    """After hand-picking: the entered/exited records a refresh would write, the new count, the audit row."""
     SegmentChange.objects.bulk_create(
         [SegmentChange(club=club, segment=segment, profile_id=pk, change=change, at=now) for pk in profile_ids],
         batch_size=1000,
     )
-
-
-def _store_count(club, segment) -> int:
     count = SegmentMember.objects.for_club(club).filter(segment=segment).count()
     Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=count)
     segment.member_count = count
-    return count
+    entered = change == SegmentChangeKind.ENTERED
+    audit_record(
+        club=club,
+        actor=actor,
+        action=AuditAction.SEGMENT_MEMBERS_ADD if entered else AuditAction.SEGMENT_MEMBERS_REMOVE,
+        target=segment,
+        summary=f"{'Added' if entered else 'Removed'} {len(profile_ids)} profile(s) "
+        f"{'to' if entered else 'from'} '{segment.name}'",
+        details={"profile_ids": list(profile_ids)[:1000]},
+        ip_address=ip_address,
+    )
+    return MembersChange(len(profile_ids), count)
 
 
 def _refresh_after_commit(segment: Segment) -> None:
