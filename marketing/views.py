@@ -17,7 +17,6 @@ from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
 from marketing.models import Segment, SegmentKind, SegmentMember
 from marketing.services.rules.compiler import InvalidRule
-from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
     segment_create,
     segment_delete,
@@ -151,8 +150,7 @@ def _preview_context(club, tree) -> dict:
         preview = segment_preview(club=club, rule=rule)
     except InvalidRule as error:
         return {"problems": [f"{problem.message}" for problem in error.errors]}
-    names = dict(Segment.objects.for_club(club).values_list("pk", "name"))
-    return {"count": preview.count, "sample": preview.sample, "explanation": rule_explain(rule, segment_names=names)}
+    return {"count": preview.count, "sample": preview.sample, "explanation": preview.explanation}
 
 
 @require_POST

@@ -12,16 +12,17 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
+from crm.errors import CrmError
 from crm.events.catalog import CATALOG, PERSON
 from crm.models import Tag
 from crm.selectors import profile_active_queryset
 from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.models import Segment
-from marketing.services.rules.explain import rule_explain
 from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
-from marketing.services.rules.grammar import rule_json_schema, rule_validate
-from marketing.services.segments import segment_preview, segment_references
+from marketing.services.rules.grammar import rule_conditions, rule_json_schema, rule_validate
+from marketing.services.segment_editing import segment_rule_check
+from marketing.services.segments import segment_preview
 
 __all__ = [
     "LlmBadOutput",
@@ -119,7 +120,7 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
     return SegmentDraft(
         text=text,
         rule=rule,
-        explanation=rule_explain(rule, segment_names=_segment_names(club, rule)),
+        explanation=preview.explanation,
         count=preview.count,
         sample=preview.sample,
         source=source,
@@ -153,8 +154,11 @@ def _rule_from_tool_input(tool_input: dict, club) -> dict:
     rule = tool_input["rule"]
     errors = [{"path": error.path, "message": error.message} for error in rule_validate(rule)]
     if not errors:
-        known = set(_segment_names(club, rule))
-        errors = _unknown_segment_errors(rule, "$", known) + _unknown_activity_errors(rule, "$")
+        errors = _unknown_activity_errors(rule)
+        try:  # segments the model names must be this club's (it may invent an id)
+            segment_rule_check(club, rule=rule)
+        except CrmError as error:
+            errors += error.details["errors"]
     if errors:
         listed = "; ".join(f"{error['path']}: {error['message']}" for error in errors[:5])
         raise LlmBadOutput(
@@ -165,44 +169,13 @@ def _rule_from_tool_input(tool_input: dict, club) -> dict:
     return rule
 
 
-def _unknown_segment_errors(node, path: str, known: set[int]) -> list[dict]:
-    """Segment ids are looked up in the club, never trusted: the model may invent one."""
-    if not isinstance(node, dict):
-        return []
-    if "segment" in node:
-        if node["segment"] in known:
-            return []
-        return [{"path": f"{path}.segment", "message": f"No segment {node['segment']} in this club."}]
-    errors = []
-    for kind in ("all", "any"):
-        for index, child in enumerate(node.get(kind, [])):
-            errors += _unknown_segment_errors(child, f"{path}.{kind}[{index}]", known)
-    if "not" in node:
-        errors += _unknown_segment_errors(node["not"], f"{path}.not", known)
-    return errors
-
-
-def _unknown_activity_errors(node, path: str) -> list[dict]:
+def _unknown_activity_errors(rule) -> list[dict]:
     """An activity type the catalog doesn't have matches nobody: the model misspelled or invented it."""
-    if not isinstance(node, dict):
-        return []
-    if isinstance(node.get("activity"), dict):
-        kind = node["activity"].get("type")
-        if kind in ACTIVITY_TYPES:
-            return []
-        return [{"path": f"{path}.activity.type", "message": f"No activity type {kind!r}; see the event catalog."}]
-    errors = []
-    for key in ("all", "any"):
-        for index, child in enumerate(node.get(key, [])):
-            errors += _unknown_activity_errors(child, f"{path}.{key}[{index}]")
-    if "not" in node:
-        errors += _unknown_activity_errors(node["not"], f"{path}.not")
-    return errors
-
-
-def _segment_names(club, rule) -> dict[int, str]:
-    """The club's segments the rule names (looked up, never trusted: the model may invent an id)."""
-    return dict(Segment.objects.for_club(club).filter(pk__in=segment_references(rule)).values_list("pk", "name"))
+    return [
+        {"path": f"{path}.activity.type", "message": f"No activity type {node['activity'].get('type')!r}."}
+        for path, node in rule_conditions(rule)
+        if isinstance(node.get("activity"), dict) and node["activity"].get("type") not in ACTIVITY_TYPES
+    ]
 
 
 def _club_vocabulary(club) -> _ClubVocabulary:

@@ -15,8 +15,7 @@ from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
-from marketing.services.rules.grammar import rule_validate
-from marketing.services.segments import segment_references
+from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
 
 MAX_NAME = 80
 MAX_HAND_PICKED = 10_000
@@ -197,11 +196,14 @@ def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: 
     if not referenced:
         return
     rules = dict(Segment.objects.for_club(club).values_list("pk", "rule"))
-    if missing := sorted(referenced - set(rules)):
+    missing = [
+        {"path": f"{path}.segment", "message": f"No segment {node['segment']} in this club."}
+        for path, node in rule_conditions(rule)
+        if "segment" in node and node["segment"] not in rules
+    ]
+    if missing:
         raise CrmError(
-            CrmErrorCode.INVALID_RULE,
-            "The rule refers to segments that don't exist in this club.",
-            {"errors": [{"path": "$", "message": f"No segment {pk} in this club."} for pk in missing]},
+            CrmErrorCode.INVALID_RULE, "The rule refers to segments that don't exist in this club.", {"errors": missing}
         )
     if segment is not None and _leads_back(segment.pk, referenced, rules):
         raise CrmError(

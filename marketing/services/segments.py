@@ -22,6 +22,8 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
+from marketing.services.rules.explain import rule_explain
+from marketing.services.rules.grammar import segment_references
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ PREVIEW_SAMPLE = 10
 class SegmentPreview:
     count: int
     sample: list  # a few matching CustomerProfile rows, in no particular order
+    explanation: str  # the rule in plain words
 
 
 def segment_preview(*, club, rule, now=None, sample_size: int = PREVIEW_SAMPLE) -> SegmentPreview:
@@ -52,10 +55,9 @@ def segment_preview(*, club, rule, now=None, sample_size: int = PREVIEW_SAMPLE) 
     matches a scan meets: ordering them (say by last change) made PostgreSQL walk an index across
     the whole club whenever matches were rare (2.5 s for none at all)."""
     count = rule_member_ids(club=club, rule=rule, now=now).count()
-    if not count or not sample_size:
-        return SegmentPreview(count=count, sample=[])
-    sample = list(rule_queryset(club=club, rule=rule, now=now).order_by()[:sample_size])
-    return SegmentPreview(count=count, sample=sample)
+    sample = list(rule_queryset(club=club, rule=rule, now=now).order_by()[:sample_size]) if count else []
+    explanation = rule_explain(rule, segment_names=segment_names(club=club, rule=rule))
+    return SegmentPreview(count=count, sample=sample, explanation=explanation)
 
 
 INCREMENTAL_BATCH = 5_000
@@ -243,16 +245,10 @@ def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
     return True
 
 
-def segment_references(rule) -> set[int]:
-    """The ids of the segments a rule tree refers to."""
-    if isinstance(rule, dict):
-        found = {rule["segment"]} if isinstance(rule.get("segment"), int) else set()
-        for value in rule.values():
-            found |= segment_references(value)
-        return found
-    if isinstance(rule, list):
-        return set().union(*(segment_references(item) for item in rule)) if rule else set()
-    return set()
+def segment_names(*, club, rule) -> dict[int, str]:
+    """The club's segments a rule refers to, by id (an id this club lacks is simply absent)."""
+    ids = segment_references(rule)
+    return dict(Segment.objects.for_club(club).filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 
 
 def _in_dependency_order(segments: list[Segment]) -> list[Segment]:

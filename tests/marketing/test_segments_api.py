@@ -212,3 +212,19 @@ def test_numbers_must_be_finite(club_a):
 
     assert rule_validate({"field": "handicap", "op": "gt", "value": float("nan")})
     assert rule_validate({"field": "handicap", "op": "lt", "value": float("inf")})
+
+
+def test_an_activity_property_called_segment_is_not_a_segment_reference(club_a):
+    # Only {"segment": id} conditions refer to segments; an event property may share the name.
+    rule = {"activity": {"type": "booking.created", "properties": {"segment": 7}}}
+    response = create(api_for(club_a, *WRITE), name="Segment-7 bookings", rule=rule)
+    assert response.status_code == 201, response.json()
+
+
+def test_a_missing_segment_is_named_at_its_path(club_a):
+    rule = {"all": [GOLD, {"not": {"segment": 999}}]}
+    response = create(api_for(club_a, *WRITE), name="Ghost", rule=rule)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["errors"] == [
+        {"path": "$.all[1].not.segment", "message": "No segment 999 in this club."}
+    ]

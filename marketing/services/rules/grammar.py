@@ -51,6 +51,32 @@ def rule_validate(rule) -> list[RuleError]:
     return errors
 
 
+def rule_conditions(rule, path: str = "$"):
+    """(path, condition) for every condition of a tree, descending through all/any/not groups
+    only: a condition's own contents (an activity's properties, say) are never taken for more
+    of the tree."""
+    if not isinstance(rule, dict):
+        return
+    for kind in ("all", "any"):
+        if isinstance(rule.get(kind), list):
+            for index, child in enumerate(rule[kind]):
+                yield from rule_conditions(child, f"{path}.{kind}[{index}]")
+            return
+    if "not" in rule:
+        yield from rule_conditions(rule["not"], f"{path}.not")
+        return
+    yield path, rule
+
+
+def segment_references(rule) -> set[int]:
+    """The ids of the segments a rule tree refers to."""
+    return {
+        node["segment"]
+        for _, node in rule_conditions(rule)
+        if isinstance(node.get("segment"), int) and not isinstance(node["segment"], bool)
+    }
+
+
 def _check(node, path: str, depth: int, errors: list, counter: list) -> None:
     if depth > MAX_DEPTH:
         errors.append(RuleError(path, f"Groups nest at most {MAX_DEPTH} deep."))
