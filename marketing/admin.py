@@ -11,7 +11,6 @@ from crm.models import Capability, CustomerProfile
 from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
 from marketing.services.messaging_sync import segment_sync
-from marketing.services.rules.compiler import InvalidRule
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,
     segment_create,
@@ -110,7 +109,7 @@ class SegmentAdmin(ClubScopedAdmin):
                 result = change_members(
                     club=request.club, actor=request.user, segment=saved, profile_ids=data[name], ip_address=ip
                 )
-                messages.info(request, f"{result.changed} profile(s) changed; {result.member_count} members now.")
+                messages.info(request, f"{result.summary()}.")
 
     def delete_model(self, request, obj):
         try:
@@ -127,14 +126,10 @@ class SegmentAdmin(ClubScopedAdmin):
         for segment in queryset.filter(kind=SegmentKind.DYNAMIC):
             try:
                 result = segment_refresh(club=request.club, segment=segment)
-            except InvalidRule as error:
-                messages.error(request, f"{segment.name}: {error}")
+            except CrmError as error:
+                messages.error(request, f"{segment.name}: {error.message}")
                 continue
-            messages.success(
-                request,
-                f"{segment.name}: {result.entered} entered, {result.exited} left, {result.member_count} members "
-                f"({result.milliseconds} ms).",
-            )
+            messages.success(request, f"{segment.name}: {result.summary()}.")
 
     @admin.action(description="Sync selected segments to Messaging now")
     def sync_now(self, request, queryset):

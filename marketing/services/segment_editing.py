@@ -16,6 +16,7 @@ from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
+from marketing.services.segments import members_counted, segments_lock
 
 MAX_NAME = 80
 MAX_HAND_PICKED = 10_000
@@ -25,6 +26,9 @@ MAX_HAND_PICKED = 10_000
 class MembersChange:
     changed: int  # profiles actually added (or removed); ones already there (or absent) are skipped
     member_count: int
+
+    def summary(self) -> str:
+        return f"{self.changed:,} profile(s) changed; {self.member_count:,} members now"
 
 
 def segment_create(
@@ -36,7 +40,7 @@ def segment_create(
     if kind not in SegmentKind.values:
         raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
     with transaction.atomic():
-        _lock_segments(club, segment_references(rule))
+        segments_lock(club, segment_references(rule))
         segment_rule_check(club, kind=kind, rule=rule, segment=None)
         _check_name_free(club, name, exclude=None)
         try:
@@ -73,7 +77,7 @@ def segment_update(
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
     with transaction.atomic():
-        _lock_segments(club, {segment.pk} | segment_references(changes.get("rule")))
+        segments_lock(club, {segment.pk} | segment_references(changes.get("rule")))
         locked = Segment.objects.for_club(club).get(pk=segment.pk)
         if "rule" in changes:
             segment_rule_check(club, kind=segment.kind, rule=changes["rule"], segment=segment)
@@ -105,7 +109,7 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
     with transaction.atomic():
         # Locked first, so an edit that starts referring to this segment either finishes before
         # (and is seen below) or waits and then finds the segment gone.
-        _lock_segments(club, {segment.pk})
+        segments_lock(club, {segment.pk})
         users = [
             other.name
             for other in Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).exclude(pk=segment.pk)
@@ -133,7 +137,7 @@ def segment_members_add(
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
     with transaction.atomic():
-        _lock_segments(club, {segment.pk})
+        segments_lock(club, {segment.pk})
         live = set(
             CustomerProfile.objects.for_club(club)
             .filter(pk__in=ids, merged_into__isnull=True, is_erased=False)
@@ -157,7 +161,7 @@ def segment_members_remove(
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
     with transaction.atomic():
-        _lock_segments(club, {segment.pk})
+        segments_lock(club, {segment.pk})
         leaving = SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=ids)
         leavers = sorted(leaving.values_list("profile_id", flat=True))
         leaving.delete()
@@ -226,19 +230,16 @@ def _leads_back(start: int, referenced: set[int], rules: dict) -> bool:
     return False
 
 
-def _lock_segments(club, ids) -> None:
-    """Row locks on these segments, always in id order so two edits can't deadlock."""
-    if ids:
-        list(Segment.objects.for_club(club).select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
-
-
 def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
     _require_own(club, segment)
     if segment.kind != SegmentKind.STATIC:
         raise CrmError(
             CrmErrorCode.NOT_PERMITTED, "Profiles are added to a rule-based segment by its rule, not by hand."
         )
-    ids = sorted({int(pk) for pk in profile_ids})
+    try:
+        ids = sorted({int(pk) for pk in profile_ids})
+    except (TypeError, ValueError) as error:
+        raise CrmError(CrmErrorCode.INVALID_SEGMENT, "Profile ids are whole numbers.") from error
     if not ids or len(ids) > MAX_HAND_PICKED:
         raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
     return ids
@@ -250,10 +251,10 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
         [SegmentChange(club=club, segment=segment, profile_id=pk, change=change, at=now) for pk in profile_ids],
         batch_size=1000,
     )
-    count = SegmentMember.objects.for_club(club).filter(segment=segment).count()
-    Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=count)
-    segment.member_count = count
     entered = change == SegmentChangeKind.ENTERED
+    members_counted(club, segment, joined=len(profile_ids) if entered else 0, left=0 if entered else len(profile_ids))
+    count = Segment.objects.for_club(club).values_list("member_count", flat=True).get(pk=segment.pk)
+    segment.member_count = count
     audit_record(
         club=club,
         actor=actor,

@@ -15,7 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,6 +32,12 @@ class RefreshResult:
     exited: int
     member_count: int
     milliseconds: int
+
+    def summary(self) -> str:
+        return (
+            f"{self.entered:,} entered, {self.exited:,} left, {self.member_count:,} members "
+            f"({self.milliseconds:,} ms)"
+        )
 
 
 logger = logging.getLogger(__name__)
@@ -65,32 +71,32 @@ INCREMENTAL_BATCH = 5_000
 
 def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> RefreshResult:
     """Bring the membership up to date: all of it, or only for `profile_ids` (profiles that new
-    events touched), which costs in proportion to those profiles rather than to the club."""
+    events touched), which costs in proportion to those profiles rather than to the club. A stored
+    rule that no longer validates (a field since removed) is refused as CrmError invalid_rule."""
     if segment.club_id != club.pk:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
     if segment.kind != SegmentKind.DYNAMIC:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only rule-based segments are refreshed; add or remove by hand.")
     now = now or timezone.now()
     started = time.perf_counter()
-    if profile_ids is None:
-        entered, exited = _apply_difference(club, segment, now, touched=None)
-    else:
-        ids = sorted(set(profile_ids))
-        entered = exited = 0
-        for first in range(0, len(ids), INCREMENTAL_BATCH):
-            batch_entered, batch_exited = _apply_difference(
-                club, segment, now, touched=ids[first : first + INCREMENTAL_BATCH]
-            )
+    batches = [None] if profile_ids is None else _batches(sorted(set(profile_ids)), INCREMENTAL_BATCH)
+    entered = exited = 0
+    try:
+        for touched in batches:
+            batch_entered, batch_exited = _apply_difference(club, segment, now, touched=touched)
             entered, exited = entered + batch_entered, exited + batch_exited
-    with transaction.atomic():
-        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
-        member_count = SegmentMember.objects.for_club(club).filter(segment=segment).count()
-        milliseconds = round((time.perf_counter() - started) * 1000)
-        Segment.objects.for_club(club).filter(pk=segment.pk).update(
-            member_count=member_count, last_refreshed_at=now, last_refresh_ms=milliseconds
-        )
+    except InvalidRule as error:
+        raise error.as_crm_error("The stored rule no longer validates; edit it.") from error
+    milliseconds = round((time.perf_counter() - started) * 1000)
+    stored = Segment.objects.for_club(club).filter(pk=segment.pk)
+    stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds)
+    member_count = stored.values_list("member_count", flat=True).get()
     segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = member_count, now, milliseconds
     return RefreshResult(entered, exited, member_count, milliseconds)
+
+
+def _batches(ids: list[int], size: int) -> list[list[int]]:
+    return [ids[first : first + size] for first in range(0, len(ids), size)]
 
 
 def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple[int, int]:
@@ -105,17 +111,36 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
     # Raw SQL gets the time as the ORM stores it (SQLite compares datetimes as text).
     stamp = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic():
-        Segment.objects.for_club(club).select_for_update().only("pk").get(pk=segment.pk)
+        segments_lock(club, {segment.pk})
         with connection.cursor() as cursor:
             if connection.vendor != "postgresql":
-                return _write_difference_in_steps(cursor, club, segment, stamp, matches_sql, matches_params, touched)
-            if touched is not None:  # a few profiles: everything in one statement
-                return _write_difference(cursor, club, segment, stamp, f"({matches_sql})", matches_params, touched)
-            # The whole club: the matches first, into a temporary table, because that statement
-            # may use parallel workers and one that writes (below) may not.
-            scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
-            cursor.execute(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS {matches_sql}", matches_params)
-            return _write_difference(cursor, club, segment, stamp, scratch, [], touched)
+                difference = _write_difference_in_steps(
+                    cursor, club, segment, stamp, matches_sql, matches_params, touched
+                )
+            elif touched is not None:  # a few profiles: everything in one statement
+                subquery = f"({matches_sql})"
+                difference = _write_difference(cursor, club, segment, stamp, subquery, matches_params, touched)
+            else:
+                # The whole club: the matches first, into a temporary table, because that statement
+                # may use parallel workers and one that writes (below) may not.
+                scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
+                cursor.execute(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS {matches_sql}", matches_params)
+                difference = _write_difference(cursor, club, segment, stamp, scratch, [], touched)
+        members_counted(club, segment, joined=difference[0], left=difference[1])
+    return difference
+
+
+def segments_lock(club, ids) -> None:
+    """Row locks on these segments, always in id order so two writers can't deadlock. Every change
+    to a segment or its membership holds its segment's lock."""
+    if ids:
+        list(Segment.objects.for_club(club).select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
+def members_counted(club, segment, *, joined: int, left: int) -> None:
+    """Keep `member_count` in step with a membership change just written (under the segment's
+    lock), without counting the whole segment again."""
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=F("member_count") + joined - left)
 
 
 def _write_difference(cursor, club, segment, stamp, matches, matches_params, touched) -> tuple[int, int]:
@@ -235,12 +260,14 @@ def segments_refresh_all() -> int:
 
 
 def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
-    """One segment of a sweep: a rule that no longer validates (a field since removed) is logged
-    and skipped, so it can't stop every other segment from refreshing."""
+    """One segment of a sweep: a rule that no longer validates (a field since removed), or a
+    database error on this segment (a lock timeout, a deadlock), is logged and skipped, so it
+    can't stop every other segment from refreshing; the next sweep tries it again."""
     try:
         segment_refresh(club=segment.club, segment=segment, profile_ids=profile_ids)
-    except InvalidRule as error:
-        logger.warning("Segment %s (club %s) not refreshed: %s", segment.pk, segment.club_id, error)
+    except (CrmError, DatabaseError) as error:
+        details = getattr(error, "details", "")
+        logger.warning("Segment %s (club %s) not refreshed: %s %s", segment.pk, segment.club_id, error, details)
         return False
     return True
 

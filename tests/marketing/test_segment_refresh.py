@@ -167,3 +167,40 @@ def test_another_clubs_segment_id_matches_nobody(club_a, club_b, gold):
     borrowed = Segment.objects.create(club=club_b, name="Borrowed", rule={"segment": gold.pk})
     ProfileFactory(club=club_b, membership_tier="Gold")
     assert segment_refresh(club=club_b, segment=borrowed).member_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row-lock timeouts need PostgreSQL; CI runs it there")
+def test_a_sweep_carries_on_past_a_segment_it_cannot_lock(club_a, caplog):
+    from marketing.services.segments import segments_refresh_all
+
+    ann = ProfileFactory(club=club_a, membership_tier="Gold")
+    busy = Segment.objects.create(club=club_a, name="Busy", rule=GOLD)
+    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_busy_segment():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                Segment.objects.for_club(club_a).select_for_update().get(pk=busy.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_busy_segment)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        assert segments_refresh_all() == 1  # the other segment was refreshed
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    assert members(gold) == {ann.pk} and members(busy) == set()
+    assert f"Segment {busy.pk}" in caplog.text and "lock timeout" in caplog.text
