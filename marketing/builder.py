@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
-from marketing.services.rules.grammar import COUNT_OPERATORS, NO_VALUE, RELATIVE, rule_validate
+from marketing.services.rules.grammar import COUNT_OPERATORS, MAX_DEPTH, NO_VALUE, RELATIVE, rule_validate
 
 ROOT = "r"
 KINDS = ("group", "field", "activity", "tag", "segment", "birthday")
@@ -62,6 +62,12 @@ class Node:
     @property
     def depth(self) -> int:
         return self.path.count(".")
+
+    @property
+    def can_nest(self) -> bool:
+        """Whether a group may be added inside this one: a "none" group is two levels of the
+        grammar (not + any), so the builder allows half the grammar's depth."""
+        return self.depth + 1 < MAX_DEPTH // 2
 
     @property
     def operators(self):
@@ -140,7 +146,7 @@ def apply_action(root: Node, action: str) -> Node:
     if verb == "add":
         path, _, kind = rest.partition(":")
         group = _find(root, path)
-        if group is not None and group.kind == "group" and kind in KINDS and group.depth < 6:
+        if group is not None and group.kind == "group" and kind in KINDS and (kind != "group" or group.can_nest):
             child = Node(path=f"{path}.{len(group.children)}", kind=kind)
             if kind == "group":
                 child.children.append(Node(path=f"{child.path}.0", kind="field"))

@@ -2,7 +2,8 @@
 refresh, CSV export, hand-picked lists and the AI builder. Views parse, call services, render."""
 
 from django.contrib import messages
-from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,8 +16,10 @@ from crm.permissions import club_page
 from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
-from marketing.models import Segment, SegmentKind, SegmentMember
+from marketing.models import Segment, SegmentKind
+from marketing.selectors import segment_daily_changes, segment_members_page
 from marketing.services.rules.compiler import InvalidRule
+from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
     segment_create,
     segment_delete,
@@ -25,25 +28,21 @@ from marketing.services.segment_editing import (
     segment_members_remove,
     segment_update,
 )
-from marketing.services.segments import segment_preview, segment_refresh
-from marketing.statistics import segment_daily_changes
+from marketing.services.segments import segment_names, segment_preview, segment_refresh
 from marketing.tasks import sync_segment_to_messaging
 
 MEMBERS_PAGE = 25
 
 
-def _is_fragment_request(request) -> bool:
-    return bool(request.headers.get("HX-Request")) and not request.headers.get("HX-History-Restore-Request")
-
-
 @club_page()
 def segment_list(request):
+    return _list_page(request)
+
+
+def _list_page(request, *, status: int = 200, **extra):
     segments = Segment.objects.for_club(request.club).order_by("name", "pk")
-    return render(
-        request,
-        "marketing/segment_list.html",
-        {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET)},
-    )
+    context = {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET), **extra}
+    return render(request, "marketing/segment_list.html", context, status=status)
 
 
 @club_page(Capability.MARKET)
@@ -71,7 +70,7 @@ def segment_detail(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     if request.method == "POST":
         if not role_allows(request.club_role, Capability.MARKET):
-            raise Http404
+            raise PermissionDenied(f"Your role at {request.club} cannot do this.")
         tree = builder.nodes_from_form(request.POST)
         changes = _details_from_form(request.POST)
         if segment.kind == SegmentKind.DYNAMIC:
@@ -117,10 +116,15 @@ def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft
         "can_market": role_allows(request.club_role, Capability.MARKET),
         "can_export": role_allows(request.club_role, Capability.EXPORT),
     }
-    if kind == SegmentKind.DYNAMIC:
+    if draft is not None:  # counted and explained already, by the builder that drafted it
+        context["preview"] = {"count": draft.count, "sample": draft.sample, "explanation": draft.explanation}
+    elif kind == SegmentKind.DYNAMIC and context["can_market"]:
         context["preview"] = _preview_context(request.club, tree)
+    elif kind == SegmentKind.DYNAMIC:  # read-only: the rule in words, not a club-wide count
+        names = segment_names(club=request.club, rule=segment.rule)
+        context["preview"] = {"explanation": rule_explain(segment.rule, segment_names=names)}
     if segment is not None:
-        context["members"] = _members_page(request.club, segment, cursor=None)
+        context.update(_members_context(request, segment, cursor=None))
         context.update(_changes_chart(segment_daily_changes(club=request.club, segment=segment, days=30)))
     return render(request, "marketing/segment_builder.html", context, status=status)
 
@@ -139,8 +143,10 @@ def _changes_chart(days) -> dict:
 
 
 def _other_segments(club, segment):
+    """The segments an "in segment" condition may name: the club's, less the one being edited."""
     segments = Segment.objects.for_club(club).order_by("name").only("pk", "name")
-    return segments.exclude(pk=segment.pk) if segment else segments
+    segment_id = getattr(segment, "pk", segment)
+    return segments.exclude(pk=segment_id) if segment_id else segments
 
 
 def _preview_context(club, tree) -> dict:
@@ -158,10 +164,12 @@ def _preview_context(club, tree) -> dict:
 def segment_builder_edit(request):
     """htmx: apply an add/remove (or a changed field menu) and re-render the editor and preview."""
     tree = builder.apply_action(builder.nodes_from_form(request.POST), request.POST.get("action", ""))
+    editing = request.POST.get("segment", "")
     context = {
         "tree": tree,
         "choices": builder.builder_choices(),
-        "club_segments": _other_segments(request.club, None),
+        # Not the segment being edited: referring to itself would be refused on save.
+        "club_segments": _other_segments(request.club, int(editing) if editing.isdigit() else None),
         "preview": _preview_context(request.club, tree),
         "oob": True,
     }
@@ -190,17 +198,7 @@ def segment_from_text(request):
     try:
         draft = segment_draft_from_text(club=request.club, text=text)
     except (SegmentTextNotUnderstood, LlmError) as error:
-        return render(
-            request,
-            "marketing/segment_list.html",
-            {
-                "segments": Segment.objects.for_club(request.club).order_by("name", "pk"),
-                "can_market": True,
-                "ai_text": text,
-                "ai_error": error,
-            },
-            status=400,
-        )
+        return _list_page(request, status=400, ai_text=text, ai_error=error)
     return _builder_page(request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft)
 
 
@@ -210,14 +208,10 @@ def segment_refresh_now(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     try:
         result = segment_refresh(club=request.club, segment=segment)
-    except (CrmError, InvalidRule) as error:
-        messages.error(request, getattr(error, "message", str(error)))
+    except CrmError as error:
+        messages.error(request, error.message)
     else:
-        messages.success(
-            request,
-            f"Refreshed in {result.milliseconds:,} ms: {result.entered:,} entered, {result.exited:,} left, "
-            f"{result.member_count:,} members.",
-        )
+        messages.success(request, f"Refreshed: {result.summary()}.")
     return redirect("segment_detail", segment_id=segment.pk)
 
 
@@ -253,15 +247,19 @@ def segment_members(request, segment_id: int):
     """htmx: the next page of members ("Older")."""
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     try:
-        page = _members_page(request.club, segment, cursor=request.GET.get("cursor"))
+        context = _members_context(request, segment, cursor=request.GET.get("cursor"))
     except selectors.InvalidCursor as error:
         return HttpResponseBadRequest(str(error))
-    return render(request, "marketing/_members.html", {"segment": segment, "members": page, "append": True})
+    return render(request, "marketing/_members.html", {**context, "append": True})
 
 
-def _members_page(club, segment, *, cursor):
-    rows = SegmentMember.objects.for_club(club).filter(segment=segment).select_related("profile")
-    return selectors.keyset_page(rows, ordering=("-entered_at", "-id"), cursor=cursor, limit=MEMBERS_PAGE)
+def _members_context(request, segment, *, cursor) -> dict:
+    """What the members rows need, for the first page and every "older" page alike."""
+    return {
+        "segment": segment,
+        "members": segment_members_page(club=request.club, segment=segment, cursor=cursor, limit=MEMBERS_PAGE),
+        "can_market": role_allows(request.club_role, Capability.MARKET),
+    }
 
 
 @club_page(Capability.EXPORT)
@@ -287,11 +285,10 @@ def segment_members_change(request, segment_id: int):
             club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request),
             profile_ids=request.POST.getlist("profile_id"),
         )
-    except (CrmError, ValueError) as error:
-        messages.error(request, getattr(error, "message", "Choose a profile."))
+    except CrmError as error:
+        messages.error(request, error.message)
     else:
-        verb = "Removed" if remove else "Added"
-        messages.success(request, f"{verb} {result.changed} profile(s); {result.member_count:,} members now.")
+        messages.success(request, f"{'Removed' if remove else 'Added'}: {result.summary()}.")
     return redirect(reverse("segment_detail", args=[segment.pk]) + "#members")
 
 

@@ -208,7 +208,7 @@ def test_another_clubs_segments_are_invisible_on_every_page(client_for, club_a, 
     assert b"Alpha secret list" not in other.get(reverse("segments")).content
     for name in ("segment_detail", "segment_members", "segment_export", "segment_candidates"):
         assert other.get(reverse(name, args=[segment.pk])).status_code == 404, name
-    for name in ("segment_refresh", "segment_delete", "segment_members_change"):
+    for name in ("segment_refresh", "segment_delete", "segment_members_change", "segment_sync", "segment_detail"):
         assert other.post(reverse(name, args=[segment.pk]), {"profile_id": 1}).status_code == 404, name
     assert Segment.objects.for_club(club_a).filter(pk=segment.pk).exists()
 
@@ -230,3 +230,37 @@ def test_sync_now_pushes_to_messaging_and_the_page_shows_the_status(marketer, cl
     segment_refresh(club=club_a, segment=segment)
     failed = marketer.post(reverse("segment_sync", args=[segment.pk]), follow=True).content.decode()
     assert "Failed (will resume)" in failed and "Messaging answered 500" in failed
+
+
+def test_older_members_of_a_hand_picked_list_keep_their_remove_buttons(marketer, club_a):
+    segment = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    people = ProfileFactory.create_batch(30, club=club_a)
+    marketer.post(
+        reverse("segment_members_change", args=[segment.pk]), {"change": "add", "profile_id": [p.pk for p in people]}
+    )
+    page = marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode()
+    cursor = page.split("?cursor=")[1].split('"')[0]
+    older = marketer.get(reverse("segment_members", args=[segment.pk]) + f"?cursor={cursor}").content.decode()
+    assert older.count("<tr>") == 5 and older.count(">Remove</button>") == 5
+
+
+def test_bad_hand_picked_ids_are_a_message_not_a_crash(marketer, club_a):
+    segment = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    for bad in ({"profile_id": "abc"}, {}):
+        page = marketer.post(
+            reverse("segment_members_change", args=[segment.pk]), {"change": "add", **bad}, follow=True
+        )
+        assert page.status_code == 200 and 'class="error"' in page.content.decode()
+    assert not SegmentMember.objects.for_club(club_a).exists()
+
+
+def test_viewers_are_refused_saving_and_the_editor_never_offers_the_segment_itself(client_for, marketer, club_a):
+    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    other = Segment.objects.create(club=club_a, name="Silver", rule={"field": "tier", "op": "eq", "value": "Silver"})
+    data = form_data(marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode())
+    edited = marketer.post(reverse("segment_builder_edit"), {**data, "action": ["add:r:segment"]})
+    menu = edited.content.decode().split('name="r.1-segment"')[1].split("</select>")[0]
+    assert f'value="{other.pk}"' in menu and f'value="{segment.pk}"' not in menu
+    viewer = client_for(club_a, Role.VIEWER)
+    assert viewer.post(reverse("segment_detail", args=[segment.pk]), data).status_code == 403
+    assert Segment.objects.for_club(club_a).get(pk=segment.pk).rule == GOLD

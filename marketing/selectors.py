@@ -1,4 +1,4 @@
-"""Reads for the segment pages' charts."""
+"""Reads for the segment pages and API (SPEC 8): members pages and the entered/left chart."""
 
 import zoneinfo
 from dataclasses import dataclass
@@ -8,7 +8,10 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from marketing.models import SegmentChange, SegmentChangeKind
+from crm.selectors import keyset_page
+from marketing.models import SegmentChange, SegmentChangeKind, SegmentMember
+
+MEMBER_ORDERING = ("-entered_at", "-id")
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,9 @@ def segment_daily_changes(*, club, segment, days: int = 30, now=None) -> list[Da
         DailyChange(day, by_day.get(day, {}).get("entered", 0), by_day.get(day, {}).get("exited", 0))
         for day in (first + timedelta(days=offset) for offset in range(days))
     ]
+
+
+def segment_members_page(*, club, segment, cursor: str | None, limit: int):
+    """Members newest first, with their profiles, one keyset page (raises InvalidCursor)."""
+    rows = SegmentMember.objects.for_club(club).filter(segment=segment).select_related("profile")
+    return keyset_page(rows, ordering=MEMBER_ORDERING, cursor=cursor, limit=limit)
