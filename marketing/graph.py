@@ -4,7 +4,7 @@ segments a profile is in on the 360. Reading them needs `segments:read`."""
 import graphene
 from graphene_django import DjangoObjectType
 
-from crm.graph.schema import ProfileExtension, graph_error, parse_id, profile_extension_register, require_scope
+from crm.graph.schema import ProfileExtension, invalid_fields, parse_id, profile_extension_register, require_scope
 from crm.models import ApiScope
 from marketing.models import Segment, SegmentKind, SegmentMember
 
@@ -37,7 +37,7 @@ class SegmentQuery(graphene.ObjectType):
         segments = Segment.objects.for_club(info.context.club).order_by("name", "pk")
         if kind:
             if kind not in SegmentKind.values:
-                raise graph_error("invalid", "The request is not valid.", {"fields": {"kind": ["dynamic or static."]}})
+                raise invalid_fields({"kind": ["dynamic or static."]})
             segments = segments.filter(kind=kind)
         return segments
 

@@ -37,6 +37,20 @@ def query_datetime(params, name: str):
         raise invalid_fields({name: error.detail}) from error
 
 
+def query_int(params, name: str, *, default: int, minimum: int, maximum: int) -> int:
+    """A whole-number query parameter within bounds, the default when absent; a 400 naming it when not."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not minimum <= value <= maximum:
+        raise invalid_fields({name: [f"A whole number from {minimum} to {maximum}."]})
+    return value
+
+
 def error_response(*, status_code: int, code: str, message: str, details: dict | None = None, headers=None):
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return Response(body, status=status_code, headers=headers)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from crm.api.auth import ClubApiView
-from crm.api.errors import ApiError
+from crm.api.errors import ApiError, invalid_fields
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
 from crm.models import CustomerProfile, ProfileIdentifier
@@ -82,12 +82,7 @@ class IdentifierLookupView(ClubApiView):
     def get(self, request):
         missing = [name for name in ("kind", "value") if not request.query_params.get(name, "").strip()]
         if missing:
-            raise ApiError(
-                status_code=400,
-                code="invalid",
-                message="Send kind and value.",
-                details={"fields": {name: ["This parameter is required."] for name in missing}},
-            )
+            raise invalid_fields({name: ["This parameter is required."] for name in missing})
         try:
             rows = identifiers_lookup(
                 club=self.club, kind=request.query_params["kind"].strip(), raw_value=request.query_params["value"]

@@ -10,7 +10,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from crm.api.auth import ClubApiView, request_actor, request_scopes
-from crm.api.errors import ApiError, query_datetime
+from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
@@ -245,8 +245,8 @@ class ProfileTimelineView(ClubApiView):
     def get(self, request, profile_id: int):
         params = request.query_params
         since, until = query_datetime(params, "since"), query_datetime(params, "until")
+        limit = query_int(params, "limit", default=50, minimum=1, maximum=200)
         try:
-            limit = min(max(int(params.get("limit", 50)), 1), 200)
             page = profile_timeline(
                 club=self.club,
                 profile=profile_id,
@@ -258,7 +258,7 @@ class ProfileTimelineView(ClubApiView):
                 since=since,
                 until=until,
             )
-        except (InvalidCursor, ValueError) as error:
+        except InvalidCursor as error:
             raise ApiError(status_code=400, code="invalid_parameter", message=str(error)) from error
         if not page.activities:  # the club's own entries were read: only an empty page can mean "not yours"
             get_object_in_club_or_404(CustomerProfile.objects.for_club(self.club).only("id"), self.club, pk=profile_id)

@@ -75,7 +75,7 @@ def _bounded(value: int, argument: str, *, maximum: int) -> int:
     return value
 
 
-def _invalid_fields(errors: dict) -> GraphQLError:
+def invalid_fields(errors: dict) -> GraphQLError:
     fields = {name: [str(message) for message in messages] for name, messages in errors.items()}
     return graph_error("invalid", "The request is not valid.", {"fields": fields})
 
@@ -356,7 +356,7 @@ class Query(graphene.ObjectType):
         first = _bounded(first, "first", maximum=PAGE_SIZE_MAX)
         if status and status not in MembershipStatus.values and status != STATUS_NONE:
             allowed = ", ".join([*MembershipStatus.values, STATUS_NONE])
-            raise _invalid_fields({"status": [f"Must be one of {allowed}."]})
+            raise invalid_fields({"status": [f"Must be one of {allowed}."]})
         filters = replace(
             ProfileFilters(search=" ".join(search.split()), status=status),
             tier=tier,
@@ -370,7 +370,7 @@ class Query(graphene.ObjectType):
         try:
             page = keyset_page(queryset, ordering=ordering, cursor=after, limit=first)
         except InvalidCursor as error:
-            raise _invalid_fields({"after": [str(error)]}) from error
+            raise invalid_fields({"after": [str(error)]}) from error
         _load_extensions(info, club, page.rows, "edges", "node")
         edges = [
             ProfileConnection.Edge(node=profile, cursor=keyset_cursor(profile, ordering=ordering))
@@ -410,7 +410,7 @@ def _note_in_club(info, note_id) -> Note:
 def _validated(serializer_class, data: dict, *, partial: bool = False) -> dict:
     serializer = serializer_class(data=data, partial=partial)
     if not serializer.is_valid():
-        raise _invalid_fields(serializer.errors)
+        raise invalid_fields(serializer.errors)
     return serializer.validated_data
 
 

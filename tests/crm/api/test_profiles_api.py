@@ -273,3 +273,10 @@ def test_a_bad_timeline_date_is_a_400_naming_the_parameter(club_a, profile_a):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
     assert list(response.json()["error"]["details"]["fields"]) == ["until"]
+
+
+def test_a_timeline_limit_outside_its_range_is_refused_by_name(club_a, profile_a):
+    client = api(key_for(club_a))
+    for bad in ("0", "201", "lots"):
+        response = client.get(f"/api/v1/profiles/{profile_a.pk}/timeline", {"limit": bad})
+        assert response.status_code == 400 and "limit" in response.json()["error"]["details"]["fields"], bad
