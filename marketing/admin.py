@@ -10,7 +10,6 @@ from crm.errors import CrmError
 from crm.models import Capability, CustomerProfile
 from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
-from marketing.services.messaging_sync import segment_sync
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,
     segment_create,
@@ -19,8 +18,10 @@ from marketing.services.segment_editing import (
     segment_members_remove,
     segment_rule_check,
     segment_update,
+    segments_built_on,
 )
 from marketing.services.segments import segment_refresh
+from marketing.tasks import sync_segment_to_messaging
 
 
 class SegmentAdminForm(forms.ModelForm):
@@ -111,11 +112,17 @@ class SegmentAdmin(ClubScopedAdmin):
                 )
                 messages.info(request, f"{result.summary()}.")
 
+    def get_deleted_objects(self, objs, request):
+        """A segment other segments build on is shown as protected, so the admin refuses to delete
+        it (and says why) instead of reporting a delete the service then declined."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for segment in objs:
+            users = segments_built_on(club=request.club, segment=segment)
+            protected += [f"{name} (builds on {segment.name})" for name in users]
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request, obj):
-        try:
-            segment_delete(club=request.club, actor=request.user, segment=obj, ip_address=client_ip(request))
-        except CrmError as error:
-            messages.error(request, error.message)
+        segment_delete(club=request.club, actor=request.user, segment=obj, ip_address=client_ip(request))
 
     def delete_queryset(self, request, queryset):
         for segment in queryset:
@@ -133,12 +140,8 @@ class SegmentAdmin(ClubScopedAdmin):
 
     @admin.action(description="Sync selected segments to Messaging now")
     def sync_now(self, request, queryset):
-        for segment in queryset.filter(sync_to_messaging=True):
-            result = segment_sync(club=request.club, segment=segment)
-            if result.already_running:
-                messages.info(request, f"{segment.name}: a sync is already running.")
-            elif result.error:
-                messages.error(request, f"{segment.name}: {result.error}")
-            else:
-                summary = f"{result.added} added, {result.removed} removed in {result.batches} batch(es)"
-                messages.success(request, f"{segment.name}: {summary}.")
+        """Queued, like the page's button: a sync can take minutes of Messaging calls."""
+        flagged = list(queryset.filter(sync_to_messaging=True).values_list("pk", flat=True))
+        for segment_id in flagged:
+            sync_segment_to_messaging.delay(request.club.pk, segment_id)
+        messages.success(request, f"Sync to Messaging started for {len(flagged)} segment(s).")

@@ -110,16 +110,11 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
         # Locked first, so an edit that starts referring to this segment either finishes before
         # (and is seen below) or waits and then finds the segment gone.
         segments_lock(club, {segment.pk})
-        users = [
-            other.name
-            for other in Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).exclude(pk=segment.pk)
-            if segment.pk in segment_references(other.rule)
-        ]
-        if users:
+        if users := segments_built_on(club=club, segment=segment):
             raise CrmError(
                 CrmErrorCode.INVALID_SEGMENT,
-                f"Other segments build on this one: {', '.join(sorted(users))}. Change them first.",
-                {"used_by": sorted(users)},
+                f"Other segments build on this one: {', '.join(users)}. Change them first.",
+                {"used_by": users},
             )
         audit_record(
             club=club, actor=actor, action=AuditAction.SEGMENT_DELETE, target=segment,
@@ -127,6 +122,12 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
             details={"rule": segment.rule, "kind": segment.kind}, ip_address=ip_address,
         )
         Segment.objects.for_club(club).filter(pk=segment.pk).delete()
+
+
+def segments_built_on(*, club, segment: Segment) -> list[str]:
+    """The names of the club's segments whose rules refer to this one (what a delete would break)."""
+    others = Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC).exclude(pk=segment.pk)
+    return sorted(other.name for other in others.only("name", "rule") if segment.pk in segment_references(other.rule))
 
 
 def segment_members_add(

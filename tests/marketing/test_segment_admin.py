@@ -66,3 +66,33 @@ def test_a_taken_name_is_a_form_error_not_a_crash(client_for, club_a):
     )
     assert response.status_code == 200 and "There is already a segment called" in response.content.decode()
     assert Segment.objects.for_club(club_a).count() == 1
+
+
+def test_a_segment_others_build_on_is_protected_from_deletion_in_the_admin(client_for, club_a):
+    base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    Segment.objects.create(club=club_a, name="Gold regulars", rule={"all": [{"segment": base.pk}]})
+    client = client_for(club_a, Role.ADMIN)
+    page = client.post(reverse("admin:marketing_segment_delete", args=[base.pk]), {"post": "yes"})
+    assert "Gold regulars (builds on Gold)" in page.content.decode()
+    listing = client.post(
+        reverse(CHANGELIST), {"action": "delete_selected", "_selected_action": [base.pk], "post": "yes"}, follow=True
+    )
+    assert "deleted successfully" not in listing.content.decode()
+    assert Segment.objects.for_club(club_a).filter(pk=base.pk).exists()
+    assert not AuditLog.objects.for_club(club_a).filter(action="segment.delete").exists()
+
+
+def test_sync_now_queues_a_sync_of_each_flagged_segment(client_for, club_a, messaging_simulator):
+    from marketing.services.segments import segment_refresh
+
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    flagged = Segment.objects.create(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
+    Segment.objects.create(club=club_a, name="Unflagged", rule=GOLD)
+    segment_refresh(club=club_a, segment=flagged)
+    everything = list(Segment.objects.for_club(club_a).values_list("pk", flat=True))
+    response = client_for(club_a, Role.MARKETER).post(
+        reverse(CHANGELIST), {"action": "sync_now", "_selected_action": everything}, follow=True
+    )
+    assert "started for 1 segment(s)" in response.content.decode()
+    flagged.refresh_from_db()
+    assert flagged.sync_status == "synced" and flagged.messaging_list_id  # tests run tasks in-process
