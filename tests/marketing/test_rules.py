@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.models import ProfileTag
-from marketing.services.rules.compiler import InvalidRule, rule_queryset
+from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import rule_json_schema, rule_validate
 from tests.factories import ActivityFactory, ProfileFactory, TagFactory
@@ -176,6 +176,46 @@ def test_activity_conditions_count_window_and_properties(club_a, people):
     assert activity(properties={"course": "North"}, within_last_days=30) == ["Ann"]
     assert activity(properties={"course": "North"}) == ["Ann", "Bob"]
     assert activity(within_last_days=3) == ["Ann"]
+
+
+CLUB_WIDE_SHAPES = [
+    {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 2}, "within_last_days": 30}},
+    {"all": [
+        {"field": "membership_status", "op": "in", "value": ["active", "lapsed"]},
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 1}, "within_last_days": 30}},
+        {"activity": {"type": "booking.created", "count": {"op": "gte", "value": 1}, "within_last_days": 30}},
+    ]},
+    {"all": [
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 1}, "within_last_days": 30}},
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 60}},
+    ]},
+    {"all": [
+        {"field": "tier", "op": "eq", "value": "Gold"},
+        {"activity": {"type": "round.completed", "count": {"op": "eq", "value": 0}, "within_last_days": 7}},
+    ]},
+    {"activity": {"type": "round.completed", "within_last_days": 30, "properties": {"course": "North"}}},
+    {"any": [
+        {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 30}},
+        {"not": {"activity": {"type": "booking.created", "within_last_days": 30}}},
+    ]},
+    {"activity": {"type": "round.completed", "count": {"op": "lt", "value": 2}, "within_last_days": 30}},
+]
+
+
+@pytest.mark.parametrize("rule", CLUB_WIDE_SHAPES)
+def test_the_club_wide_shape_finds_the_same_people_as_the_per_profile_shape(club_a, people, rule):
+    # The full refresh and the preview count use rule_member_ids (joined and grouped); everything
+    # else uses rule_queryset (a probe per profile). They must agree on every rule.
+    ann, bob, cat = people
+    for days in (2, 10, 20, 45):
+        ActivityFactory(profile=ann, type="round.completed", occurred_at=NOW - timedelta(days=days),
+                        properties={"course": "North"})
+    ActivityFactory(profile=bob, type="round.completed", occurred_at=NOW - timedelta(days=5))
+    ActivityFactory(profile=bob, type="booking.created", occurred_at=NOW - timedelta(days=6))
+    ActivityFactory(profile=cat, type="booking.created", occurred_at=NOW - timedelta(days=40))
+    per_profile = set(rule_queryset(club=club_a, rule=rule, now=NOW).values_list("pk", flat=True))
+    club_wide = set(rule_member_ids(club=club_a, rule=rule, now=NOW).values_list("member", flat=True))
+    assert club_wide == per_profile
 
 
 def test_tags_match_whatever_the_case(club_a, people):
