@@ -132,8 +132,11 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
 def segment_rule_tool_schema() -> dict:
     """The grammar as a tool input schema: the Messages API wants an object at the top, so the
     rule sits under "rule", with the grammar's $defs hoisted to the root where its "#/$defs/…"
-    references resolve."""
+    references resolve; activity types are the catalog's."""
     grammar = rule_json_schema()
+    # The model may only name activity types the catalog has (stored rules may hold older ones).
+    activity_type = grammar["$defs"]["activity"]["properties"]["activity"]["properties"]["type"]
+    activity_type["enum"] = list(ACTIVITY_TYPES)
     return {
         "type": "object",
         "properties": {"rule": {"$ref": "#/$defs/rule", "description": "The segment rule tree."}},

@@ -69,6 +69,9 @@ def test_the_tool_schema_is_an_object_that_accepts_exactly_the_grammar():
     for rule in (SPEC_RULE, {"tag": "VIP"}, {"field": "shoe_size", "op": "eq", "value": 9}, {"all": []}):
         assert tool.is_valid({"rule": rule}) == grammar.is_valid(rule)
     assert not tool.is_valid({})
+    # Except that the model may only name the catalog's activity types (a stored rule may hold others).
+    invented = {"activity": {"type": "round.complete"}}
+    assert grammar.is_valid(invented) and not tool.is_valid({"rule": invented})
 
 
 def test_a_sentence_becomes_a_previewed_draft_via_the_model(fake_anthropic, club_a, golfers):
@@ -99,7 +102,7 @@ def test_the_request_carries_the_grammar_as_the_forced_tool(fake_anthropic, club
     (tool,) = body["tools"]
     assert tool["name"] == "segment_rule"
     assert tool["input_schema"] == segment_rule_tool_schema()
-    assert tool["input_schema"]["$defs"] == rule_json_schema()["$defs"]
+    assert set(tool["input_schema"]["$defs"]) == set(rule_json_schema()["$defs"])
     assert body["messages"] == [{"role": "user", "content": "winter league players"}]
     system = body["system"]
     assert "Africa/Johannesburg" in system and "2026-11-23" in system  # the club's zone and today
