@@ -15,6 +15,7 @@ from intelligence.services.segment_builder import (
     segment_rule_tool_schema,
 )
 from marketing.models import Segment
+from marketing.services.rules.fields import ACTIVITY_TYPES
 from marketing.services.rules.grammar import rule_json_schema
 from tests.factories import ActivityFactory, ProfileFactory, TagFactory
 
@@ -102,7 +103,9 @@ def test_the_request_carries_the_grammar_as_the_forced_tool(fake_anthropic, club
     (tool,) = body["tools"]
     assert tool["name"] == "segment_rule"
     assert tool["input_schema"] == segment_rule_tool_schema()
-    assert set(tool["input_schema"]["$defs"]) == set(rule_json_schema()["$defs"])
+    expected = rule_json_schema()["$defs"]  # the grammar, with the catalog's activity types listed
+    expected["activity"]["properties"]["activity"]["properties"]["type"]["enum"] = list(ACTIVITY_TYPES)
+    assert tool["input_schema"]["$defs"] == expected
     assert body["messages"] == [{"role": "user", "content": "winter league players"}]
     system = body["system"]
     assert "Africa/Johannesburg" in system and "2026-11-23" in system  # the club's zone and today
