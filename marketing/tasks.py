@@ -4,7 +4,12 @@ from django.db import OperationalError
 from crm.models import Club
 from marketing.models import Segment, SegmentKind
 from marketing.services.messaging_sync import segment_sync, segments_sync_all
-from marketing.services.segments import segment_refresh, segments_refresh_all, segments_refresh_for_profiles
+from marketing.services.segments import (
+    segment_refresh,
+    segments_refresh_all,
+    segments_refresh_dependents,
+    segments_refresh_for_profiles,
+)
 
 
 @shared_task(
@@ -20,12 +25,15 @@ def refresh_segments_for_profiles(club_id: int, profile_ids: list[int]) -> int:
     autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=8
 )
 def refresh_segment(club_id: int, segment_id: int) -> int | None:
-    """A full refresh of one segment (after its rule was saved, or asked for); its member count."""
+    """A full refresh of one segment after its rule was saved, then of the segments built on it;
+    its member count."""
     segment = Segment.objects.unscoped_across_clubs().filter(pk=segment_id, club_id=club_id).select_related("club")
     segment = segment.first()
     if segment is None or segment.kind != SegmentKind.DYNAMIC:
         return None
-    return segment_refresh(club=segment.club, segment=segment).member_count
+    member_count = segment_refresh(club=segment.club, segment=segment).member_count
+    segments_refresh_dependents(club=segment.club, segment=segment)
+    return member_count
 
 
 @shared_task

@@ -259,6 +259,19 @@ def segments_refresh_all() -> int:
     return sum(_refresh_or_log(segment) for segment in ordered)
 
 
+def segments_refresh_dependents(*, club, segment: Segment) -> int:
+    """Fully refresh the rule-based segments built on this one, directly or through others, those
+    nearer first (after its rule changed, everyone in them may have moved). Returns how many."""
+    segments = _in_dependency_order(list(Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC)))
+    changed = {segment.pk}
+    refreshed = 0
+    for other in segments:
+        if other.pk != segment.pk and segment_references(other.rule) & changed:
+            changed.add(other.pk)
+            refreshed += _refresh_or_log(other)
+    return refreshed
+
+
 def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
     """One segment of a sweep: a rule that no longer validates (a field since removed), or a
     database error on this segment (a lock timeout, a deadlock), is logged and skipped, so it

@@ -228,3 +228,26 @@ def test_a_missing_segment_is_named_at_its_path(club_a):
     assert response.json()["error"]["details"]["errors"] == [
         {"path": "$.all[1].not.segment", "message": "No segment 999 in this club."}
     ]
+
+
+def test_segments_built_on_a_list_or_a_rule_follow_it_without_waiting_for_the_sweep(
+    club_a, django_capture_on_commit_callbacks
+):
+    def members(segment) -> set[int]:
+        return set(SegmentMember.objects.for_club(club_a).filter(segment=segment).values_list("profile_id", flat=True))
+
+    client = api_for(club_a, *WRITE)
+    ann, bob = ProfileFactory(club=club_a, membership_tier="Gold"), ProfileFactory(club=club_a, membership_tier="Gold")
+    committee = create(client, name="Committee", kind="static").json()["id"]
+    gold_committee = Segment.objects.create(
+        club=club_a, name="Gold on the committee", rule={"all": [GOLD, {"segment": committee}]}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/api/v1/segments/{committee}/members/add", {"profile_ids": [ann.pk]}, **JSON)
+    assert members(gold_committee) == {ann.pk}
+
+    gold = create(client, name="Gold", rule={"field": "tier", "op": "eq", "value": "Silver"}).json()["id"]
+    regulars = Segment.objects.create(club=club_a, name="Gold regulars", rule={"segment": gold})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.patch(f"/api/v1/segments/{gold}", {"rule": GOLD}, **JSON)
+    assert members(regulars) == {ann.pk, bob.pk}
