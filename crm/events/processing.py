@@ -25,7 +25,7 @@ from crm.models import Activity, Club, CustomerProfile, InboundEvent, InboundEve
 from crm.services.identifiers import phone_to_e164
 from crm.services.merges import live_profile_id
 from crm.services.resolution import PersonRef, profiles_resolve
-from crm.signals import profiles_changed
+from crm.signals import profiles_changed_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
     try:
         with transaction.atomic():
             summary = _process_batch(club, event_ids)
-            _announce_after_commit(club, summary.profiles_touched)
+            profiles_changed_after_commit(club, summary.profiles_touched)
             return summary
     except OperationalError:
         raise  # deadlock, lost connection: transient, the task retries the whole batch
@@ -88,7 +88,7 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
         try:
             with transaction.atomic():
                 single = _process_batch(club, [event_id])
-                _announce_after_commit(club, single.profiles_touched)
+                profiles_changed_after_commit(club, single.profiles_touched)
                 summary.add(single)
         except OperationalError:
             raise
@@ -97,13 +97,6 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
             _mark_failed(club, event_id, error)
             summary.failed += 1
     return summary
-
-
-def _announce_after_commit(club, profile_ids: set[int]) -> None:
-    if profile_ids:
-        ids = sorted(profile_ids)
-        # robust: a listener that fails (its broker is down) is logged; the events stay processed.
-        transaction.on_commit(lambda: profiles_changed.send(sender=None, club=club, profile_ids=ids), robust=True)
 
 
 def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:

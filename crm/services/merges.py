@@ -28,6 +28,7 @@ from crm.models import (
     SuggestionStatus,
 )
 from crm.services.audit import audit_record
+from crm.signals import profiles_changed_after_commit
 
 # Relations that describe merges rather than belong to the person: they never move.
 NOT_CARRIED = {("crm", "mergerecord"), ("crm", "mergesuggestion"), ("crm", "customerprofile")}
@@ -90,6 +91,7 @@ def profiles_merge(
         summary=f"Merged #{merged.pk} into #{survivor.pk} ({record.get_reason_display()})",
         details={"merge": record.pk, "merged": merged.pk, "score": score},
     )
+    profiles_changed_after_commit(club, [survivor.pk, merged.pk])  # one left the live profiles
     return record
 
 
@@ -150,6 +152,7 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
         summary=f"Undid the merge of #{merged.pk} into #{survivor.pk}",
         details={"merge": record.pk},
     )
+    profiles_changed_after_commit(club, [survivor.pk, merged.pk])  # one came back: segments follow now
     return record
 
 

@@ -14,7 +14,7 @@ from crm.errors import CrmError, CrmErrorCode
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
-from crm.signals import profiles_changed
+from crm.signals import profiles_changed_after_commit
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
 from marketing.services.segments import members_counted, segments_lock
@@ -267,9 +267,7 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
         details={"profile_ids": list(profile_ids)[:1000]},
         ip_address=ip_address,
     )
-    if profile_ids:  # rule-based segments built on this list follow it for these people
-        ids = sorted(profile_ids)
-        transaction.on_commit(lambda: profiles_changed.send(sender=None, club=club, profile_ids=ids), robust=True)
+    profiles_changed_after_commit(club, profile_ids)  # segments built on this list follow it for these people
     return MembersChange(len(profile_ids), count)
 
 

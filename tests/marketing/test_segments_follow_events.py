@@ -67,3 +67,22 @@ def test_a_segment_whose_rule_no_longer_validates_does_not_stop_the_others(club_
         ann.pk
     ]
     assert f"Segment {stale.pk}" in caplog.text and "shoe_size" in caplog.text
+
+
+def test_a_staff_merge_and_its_undo_move_people_out_of_and_back_into_segments_at_once(
+    club_a, django_capture_on_commit_callbacks
+):
+    from crm.services.merges import merge_undo, profiles_merge
+    from marketing.services.segments import segment_refresh
+
+    ann = ProfileFactory(club=club_a, membership_tier="Gold", first_name="Ann", last_name="Lee")
+    twin = ProfileFactory(club=club_a, membership_tier="Gold", first_name="Ann", last_name="Lee")
+    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    segment_refresh(club=club_a, segment=gold)
+    with django_capture_on_commit_callbacks(execute=True):
+        record = profiles_merge(club=club_a, first_id=ann.pk, second_id=twin.pk, reason="staff")
+    members = SegmentMember.objects.for_club(club_a).filter(segment=gold)
+    assert set(members.values_list("profile_id", flat=True)) == {record.survivor_id}
+    with django_capture_on_commit_callbacks(execute=True):
+        merge_undo(club=club_a, record_id=record.pk)
+    assert set(members.values_list("profile_id", flat=True)) == {ann.pk, twin.pk}
