@@ -22,9 +22,18 @@ def clear_expired_sessions() -> None:
     call_command("clearsessions")
 
 
-@shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=8
-)
+# Tasks whose database work may meet a passing failure (a deadlock, a lost connection) retry it
+# with growing, jittered waits; their work is idempotent, so a retry repeats nothing.
+RETRY_ON_DATABASE_ERRORS = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(**RETRY_ON_DATABASE_ERRORS)
 def process_inbound_events(event_ids: list[int]) -> dict:
     """Apply a batch of stored events. Deadlocks and lost connections retry with backoff."""
     summary = events_process(event_ids=event_ids)

@@ -1,7 +1,7 @@
 from celery import shared_task
-from django.db import OperationalError
 
 from crm.models import Club
+from crm.tasks import RETRY_ON_DATABASE_ERRORS
 from marketing.models import Segment, SegmentKind
 from marketing.services.messaging_sync import segment_sync, segments_sync_all
 from marketing.services.segments import (
@@ -12,18 +12,14 @@ from marketing.services.segments import (
 )
 
 
-@shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=8
-)
+@shared_task(**RETRY_ON_DATABASE_ERRORS)
 def refresh_segments_for_profiles(club_id: int, profile_ids: list[int]) -> int:
     """After processing changed these people: bring every rule-based segment up to date for them."""
     club = Club.objects.filter(pk=club_id).first()
     return segments_refresh_for_profiles(club=club, profile_ids=profile_ids) if club else 0
 
 
-@shared_task(
-    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=8
-)
+@shared_task(**RETRY_ON_DATABASE_ERRORS)
 def refresh_segment(club_id: int, segment_id: int) -> int | None:
     """A full refresh of one segment after its rule was saved, then of the segments built on it;
     its member count."""
