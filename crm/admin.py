@@ -131,14 +131,7 @@ class TierFilter(admin.SimpleListFilter):
     parameter_name = "tier"
 
     def lookups(self, request, model_admin):
-        tiers = (
-            CustomerProfile.objects.for_club(request.club)
-            .exclude(membership_tier="")
-            .values_list("membership_tier", flat=True)
-            .distinct()
-            .order_by("membership_tier")
-        )
-        return [(tier, tier) for tier in tiers]
+        return [(tier, tier) for tier in selectors.club_tiers(club=request.club)]
 
     def queryset(self, request, queryset):
         return queryset.filter(membership_tier=self.value()) if self.value() else queryset

@@ -119,6 +119,12 @@ def profile_filtered_queryset(*, club, filters: ProfileFilters):
     )
 
 
+def club_tiers(*, club) -> list[str]:
+    """The membership tiers the club's live profiles hold, A–Z (SCL's own names: "Full", "Gold"…)."""
+    tiers = profile_active_queryset(club=club).exclude(membership_tier="").values_list("membership_tier", flat=True)
+    return list(tiers.distinct().order_by("membership_tier"))
+
+
 def narrowed(queryset, **lookups):
     """The queryset filtered by each lookup that was given a value (an absent filter is None or
     empty): list filters are optional one by one."""

@@ -348,19 +348,16 @@ class SegmentBuildFromTextView(SegmentApiView):
         ],
     )
     def post(self, request):
-        from intelligence.llm import LlmBadOutput, LlmError
-        from intelligence.services.segment_builder import SegmentTextNotUnderstood, segment_draft_from_text
+        from intelligence.services.segment_builder import DraftRefused, draft_refusal_status, segment_draft_from_text
 
         serializer = BuildFromTextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             draft = segment_draft_from_text(club=self.club, text=serializer.validated_data["text"])
-        except SegmentTextNotUnderstood as error:
-            raise _draft_refused(400, error) from error
-        except LlmBadOutput as error:  # the model answered, but not with a valid rule
-            raise _draft_refused(502, error) from error
-        except LlmError as error:  # not reachable, or refused the request
-            raise _draft_refused(503, error) from error
+        except DraftRefused as error:
+            raise ApiError(
+                status_code=draft_refusal_status(error), code=error.code, message=error.message, details=error.details
+            ) from error
         return Response(
             {
                 "rule": draft.rule,
@@ -372,6 +369,3 @@ class SegmentBuildFromTextView(SegmentApiView):
             }
         )
 
-
-def _draft_refused(status_code: int, error) -> ApiError:
-    return ApiError(status_code=status_code, code=error.code, message=error.message, details=error.details)

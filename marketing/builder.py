@@ -15,20 +15,21 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
+from marketing.services.rules.fields import ACTIVITY_TYPES, COUNT_WORDS, FIELDS, OPERATOR_WORDS
 from marketing.services.rules.grammar import COUNT_OPERATORS, MAX_DEPTH, NO_VALUE, RELATIVE, rule_validate
 
 ROOT = "r"
 KINDS = ("group", "field", "activity", "tag", "segment", "birthday")
 COMBINATORS = (("all", "all of"), ("any", "any of"), ("none", "none of"))
-OPERATOR_LABELS = {
-    "eq": "is", "neq": "is not", "in": "is one of", "not_in": "is none of", "contains": "contains",
-    "starts_with": "starts with", "gt": "is more than", "gte": "is at least", "lt": "is less than",
-    "lte": "is at most", "between": "is between", "is_set": "is known", "is_not_set": "is unknown",
-    "within_last_days": "in the last … days", "more_than_days_ago": "more than … days ago",
+OPERATOR_LABELS = {  # the menu's words: the explanation's, plus the operators that take a form of their own
+    **OPERATOR_WORDS,
+    "between": "is between",
+    "is_set": "is known",
+    "is_not_set": "is unknown",
+    "within_last_days": "in the last … days",
+    "more_than_days_ago": "more than … days ago",
     "within_next_days": "in the next … days",
 }
-COUNT_LABELS = {"gte": "at least", "gt": "more than", "eq": "exactly", "lte": "at most", "lt": "fewer than"}
 DEFAULT_FIELD = "tier"
 
 
@@ -354,7 +355,7 @@ def builder_choices() -> dict:
     return {
         "fields": [(name, meta.label) for name, meta in FIELDS.items()],
         "combinators": COMBINATORS,
-        "count_operators": [(op, COUNT_LABELS[op]) for op in COUNT_OPERATORS],
+        "count_operators": [(op, COUNT_WORDS[op]) for op in COUNT_OPERATORS],
         "activity_types": ACTIVITY_TYPES,
         "property_types": (("text", "text"), ("number", "number"), ("boolean", "yes/no")),
     }

@@ -188,17 +188,13 @@ def segment_builder_preview(request):
 def segment_from_text(request):
     """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
     until the marketer presses Save (the same save as any edit)."""
-    from intelligence.llm import LlmError
-    from intelligence.services.segment_builder import SegmentTextNotUnderstood, segment_draft_from_text
+    from intelligence.services.segment_builder import DraftRefused, draft_refusal_status, segment_draft_from_text
 
-    text = request.POST.get("text", "").strip()
-    if not text:
-        messages.error(request, "Describe the people you want, e.g. “gold members who played 3 rounds this month”.")
-        return redirect("segments")
+    text = request.POST.get("text", "")
     try:
         draft = segment_draft_from_text(club=request.club, text=text)
-    except (SegmentTextNotUnderstood, LlmError) as error:
-        return _list_page(request, status=400, ai_text=text, ai_error=error)
+    except DraftRefused as error:
+        return _list_page(request, status=draft_refusal_status(error), ai_text=text, ai_error=error)
     return _builder_page(request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft)
 
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from crm.errors import CrmError
 from crm.events.catalog import CATALOG, PERSON
 from crm.models import Tag
-from crm.selectors import profile_active_queryset
-from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
+from crm.selectors import club_tiers
+from intelligence.llm import LlmBadOutput, LlmError, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.models import Segment
 from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
@@ -93,7 +93,7 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
         )
     now = now or timezone.now()
     today = now.astimezone(zoneinfo.ZoneInfo(club.timezone)).date()
-    vocabulary = _club_vocabulary(club)
+    vocabulary = _club_vocabulary(club, with_segments=is_configured())
     model = usage = None
     if is_configured():
         result = llm_tool_call(
@@ -127,6 +127,17 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
         model=model,
         usage=usage,
     )
+
+
+DraftRefused = (SegmentTextNotUnderstood, LlmError)  # what segment_draft_from_text may raise
+
+
+def draft_refusal_status(error) -> int:
+    """The HTTP status a refused draft answers with, the same for the API and the page: the
+    marketer's sentence (400), the model's answer (502), the model out of reach (503)."""
+    if isinstance(error, SegmentTextNotUnderstood):
+        return 400
+    return 502 if isinstance(error, LlmBadOutput) else 503
 
 
 def segment_rule_tool_schema() -> dict:
@@ -181,17 +192,16 @@ def _unknown_activity_errors(rule) -> list[dict]:
     ]
 
 
-def _club_vocabulary(club) -> _ClubVocabulary:
-    tiers = (
-        profile_active_queryset(club=club)
-        .exclude(membership_tier="")
-        .order_by("membership_tier")
-        .values_list("membership_tier", flat=True)
-        .distinct()[:MAX_LISTED_NAMES]
-    )
+def _club_vocabulary(club, *, with_segments: bool) -> _ClubVocabulary:
+    """The club's own names; its segments only for the model's prompt (the offline parser has no
+    phrasing for them)."""
     tags = Tag.objects.for_club(club).order_by("name").values_list("name", flat=True)[:MAX_LISTED_NAMES]
     segments = Segment.objects.for_club(club).order_by("name").values_list("pk", "name")[:MAX_LISTED_NAMES]
-    return _ClubVocabulary(tiers=list(tiers), tags=list(tags), segments=dict(segments))
+    return _ClubVocabulary(
+        tiers=club_tiers(club=club)[:MAX_LISTED_NAMES],
+        tags=list(tags),
+        segments=dict(segments) if with_segments else {},
+    )
 
 
 def _system_prompt(club, today: date, vocabulary: _ClubVocabulary) -> str:

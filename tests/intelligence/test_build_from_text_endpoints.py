@@ -85,3 +85,16 @@ def test_an_offline_phrase_beyond_the_grammars_limits_is_not_understood_rather_t
         "/api/v1/segments/build-from-text", {"text": "renewal in the next 20 years"}, **JSON
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == "segment_text_not_understood"
+
+
+def test_the_page_says_why_when_the_model_answers_badly_or_not_at_all(client_for, club_a, fake_anthropic):
+    marketer = client_for(club_a, Role.MARKETER)
+    fake_anthropic.script({"tool_input": {"rule": {"field": "shoe_size", "op": "eq", "value": 9}}})
+    bad = marketer.post(reverse("segment_from_text"), {"text": "big feet"})
+    assert bad.status_code == 502 and "shoe_size" in bad.content.decode()
+    fake_anthropic.script({"status": 500}, {"status": 500}, {"status": 500})
+    down = marketer.post(reverse("segment_from_text"), {"text": "gold members"})
+    assert down.status_code == 503
+    empty = marketer.post(reverse("segment_from_text"), {"text": "   "})
+    assert empty.status_code == 400 and "Describe the profiles you want" in empty.content.decode()
+    assert not Segment.objects.for_club(club_a).exists()

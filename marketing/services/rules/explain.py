@@ -7,7 +7,7 @@ agree. Field names come out as the registry's labels; values as the rule holds t
 from datetime import date
 
 from marketing.services.rules.compiler import InvalidRule
-from marketing.services.rules.fields import FIELDS
+from marketing.services.rules.fields import COUNT_WORDS, FIELDS, OPERATOR_WORDS
 from marketing.services.rules.grammar import parse_date, rule_validate
 
 # Activity types a marketer recognises by name: (one, many). Others read as '"type" activity'.
@@ -27,22 +27,8 @@ ACTIVITY_NOUNS = {
     "tournament.entry_created": ("tournament entry", "tournament entries"),
 }
 
-# How many, for "count op n"; and the count that means the opposite, for not(…).
-COUNT_WORDS = {"gte": "at least", "gt": "more than", "eq": "exactly", "lt": "fewer than", "lte": "at most"}
+# The count that means the opposite, for not(…).
 COUNT_OPPOSITES = {"gte": "lt", "gt": "lte", "lt": "gte", "lte": "gt"}
-
-FIELD_OPERATOR_WORDS = {
-    "eq": "is",
-    "neq": "is not",
-    "in": "is one of",
-    "not_in": "is none of",
-    "contains": "contains",
-    "starts_with": "starts with",
-    "gt": "is more than",
-    "gte": "is at least",
-    "lt": "is less than",
-    "lte": "is at most",
-}
 # Spelled out here, not with strftime("%B"), so the words don't change with the server's locale.
 MONTH_NAMES = (
     "January",
@@ -134,7 +120,7 @@ class _Explainer:
         if op == "between":
             low, high = (_value(field, item) for item in value)
             return f"{label} is between {low} and {high}"
-        words = FIELD_OPERATOR_WORDS[op]
+        words = OPERATOR_WORDS[op]
         if field.type in ("date", "datetime"):
             words = DATE_OPERATOR_WORDS.get(op, "is on" if op == "eq" else words)
         if op in ("in", "not_in"):

@@ -28,6 +28,21 @@ DATE_OPERATORS = (
 )
 BOOLEAN_OPERATORS = ("eq",)
 
+# How comparisons read, for the builder's menus and the plain-words explanation alike.
+OPERATOR_WORDS = {
+    "eq": "is",
+    "neq": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "gt": "is more than",
+    "gte": "is at least",
+    "lt": "is less than",
+    "lte": "is at most",
+}
+COUNT_WORDS = {"gte": "at least", "gt": "more than", "eq": "exactly", "lt": "fewer than", "lte": "at most"}
+
 OPERATORS_BY_TYPE = {
     "text": TEXT_OPERATORS,
     "choice": CHOICE_OPERATORS,
