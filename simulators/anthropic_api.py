@@ -29,8 +29,9 @@ import itertools
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib import request as urllib_request
+
+from simulators._server import JsonHandler, LocalServer
 
 CREDENTIAL_HEADERS = {"x-api-key", "authorization"}  # recorded as present, never their values
 SCRIPT_KINDS = {"tool_input", "text_only", "status"}
@@ -45,25 +46,18 @@ class AnthropicSimulator:
         self._script: list[dict] = []
         self._requests: list[dict] = []
         self._ids = itertools.count(1)
-        self.server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self.server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self.server = LocalServer((host, port), _handler_for(self))
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.server.url
 
     def start(self) -> "AnthropicSimulator":
-        self._thread = threading.Thread(target=self.server.serve_forever, name="anthropic-simulator", daemon=True)
-        self._thread.start()
+        self.server.start_in_thread()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.server.stop()
 
     # --- Control over HTTP, for tests (the same endpoints a person would curl) ---------------
 
@@ -111,19 +105,17 @@ class AnthropicSimulator:
 
 
 def _handler_for(simulator: AnthropicSimulator):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format, *args):  # noqa: A002 (the base class's name)
-            pass  # quiet: tests assert on recorded requests instead
-
+    class Handler(JsonHandler):
         def do_GET(self):  # noqa: N802 (http.server's naming)
             if self.path == "/_sim/requests":
                 return self._send(200, simulator.requests_so_far())
             return self._send(404, _error_body("not_found_error", f"No route GET {self.path}."))
 
         def do_POST(self):  # noqa: N802
-            body = self._read_json()
+            try:
+                body = self.read_json()
+            except ValueError:
+                body = None
             if self.path == "/_sim/script":
                 responses = body if isinstance(body, list) else [body]
                 if not all(isinstance(item, dict) and SCRIPT_KINDS & set(item) for item in responses):
@@ -170,27 +162,8 @@ def _handler_for(simulator: AnthropicSimulator):
                 )
             return self._send(200, _message(simulator.next_id(), body, scripted))
 
-        def _read_json(self):
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return None
-
         def _send(self, status: int, payload, extra_headers: dict | None = None):
-            data = json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("request-id", f"req_sim_{simulator.next_id()}")
-                for name, value in (extra_headers or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a timeout test); nothing to answer
+            self.send_json(status, payload, {"request-id": f"req_sim_{simulator.next_id()}", **(extra_headers or {})})
 
     return Handler
 
@@ -258,13 +231,9 @@ def main() -> None:
     arguments = parser.parse_args()
     default = json.loads(arguments.default_tool_input) if arguments.default_tool_input else None
     simulator = AnthropicSimulator(arguments.host, arguments.port, default_tool_input=default)
-    print(f"Anthropic simulator on {simulator.url} (POST /v1/messages, /_sim/script; GET /_sim/requests)", flush=True)
-    try:
-        simulator.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.server.server_close()
+    simulator.server.serve_until_interrupted(
+        f"Anthropic simulator on {simulator.url} (POST /v1/messages, /_sim/script; GET /_sim/requests)"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from simulators._server import JsonHandler, LocalServer
 
 CHANNELS = ("email", "sms", "push", "whatsapp")
 MAX_RECIPIENTS = 1000
@@ -137,17 +138,12 @@ class SimulatorState:
         return f"{prefix}_{next(self.ids):06d}"
 
 
-class MessagingSimulatorHandler(BaseHTTPRequestHandler):
+class MessagingSimulatorHandler(JsonHandler):
     server_version = "MessagingSimulator/1"
-    protocol_version = "HTTP/1.1"
 
     @property
     def state(self) -> SimulatorState:
         return self.server.state
-
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
-        if self.server.verbose:
-            super().log_message(format, *args)
 
     def do_GET(self):
         self._dispatch("GET")
@@ -162,9 +158,8 @@ class MessagingSimulatorHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str):
         url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
-            body = json.loads(raw) if raw else {}
+            body = self.read_json() or {}
         except ValueError:
             return self._send(400, {"error": {"code": "invalid_json", "message": "The body is not JSON."}})
         if url.path.startswith("/_sim/"):
@@ -266,17 +261,7 @@ class MessagingSimulatorHandler(BaseHTTPRequestHandler):
         return self._send(404, {"error": {"code": "not_found", "message": "Unknown control endpoint."}})
 
     def _send(self, status: int, payload: dict, headers: dict | None = None):
-        data = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (a timeout it was told to have)
+        self.send_json(status, payload, headers)
 
 
 def _masked(authorization: str) -> str:
@@ -473,26 +458,10 @@ def _state_snapshot(state: SimulatorState) -> dict:
 # --- running it -----------------------------------------------------------------------------
 
 
-class MessagingSimulator(ThreadingHTTPServer):
-    daemon_threads = True  # a request sleeping in a "timeout" must not hold up shutdown
-
+class MessagingSimulator(LocalServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 8025, *, api_key: str = "", verbose: bool = False):
         self.state = SimulatorState(api_key=api_key)
-        self.verbose = verbose
-        super().__init__((host, port), MessagingSimulatorHandler)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start_in_thread(self) -> "MessagingSimulator":
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__((host, port), MessagingSimulatorHandler, verbose=verbose)
 
 
 def start_messaging_simulator(*, api_key: str = "") -> MessagingSimulator:
@@ -512,16 +481,9 @@ def main(argv=None):
     parser.add_argument("--quiet", action="store_true", help="Don't log each request.")
     arguments = parser.parse_args(argv)
     server = MessagingSimulator(arguments.host, arguments.port, api_key=arguments.api_key, verbose=not arguments.quiet)
-    print(
-        f"Messaging simulator on {server.url} (api key {'required' if arguments.api_key else 'not checked'})",
-        flush=True,
+    server.serve_until_interrupted(
+        f"Messaging simulator on {server.url} (api key {'required' if arguments.api_key else 'not checked'})"
     )
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
 
 if __name__ == "__main__":
