@@ -8,9 +8,9 @@ Johannesburg each get their own midnight.
 
 A count ("at least 3 rounds in the last 90 days") is asked in one of three shapes:
 
-- correlated: a count subquery per candidate profile, an index probe each. `rule_queryset` and
-  `rule_q` use it for every count: they may be filtered further, sampled in some order (the
-  builder's preview walks an index and stops after ten) or used under "not"/"any", and per
+- correlated: a count subquery per candidate profile, an index probe each. `rule_queryset`
+  uses it for every count: it may be filtered further, sampled (the builder's preview stops
+  after ten matches) or used under "not"/"any", and per
   profile the cost follows the candidates, so a handful of profiles costs a handful of probes;
 - joined (`rule_member_ids`, the full segment refresh): when a conjunct of the top-level "all"
   is a count with a window ("in the last N days") that excludes zero, the profiles passing the
@@ -75,8 +75,13 @@ class InvalidRule(ValueError):
 
 
 def rule_queryset(*, club, rule, now: datetime | None = None):
-    """The club's live profiles matching `rule` (raises InvalidRule with every problem)."""
-    return profile_active_queryset(club=club).filter(rule_q(club=club, rule=rule, now=now))
+    """The club's live profiles matching `rule` (raises InvalidRule with every problem); every
+    count is asked per profile."""
+    errors = rule_validate(rule)
+    if errors:
+        raise InvalidRule(errors)
+    condition = _Compiler(club, now or timezone.now(), grouped=False).node(rule, joinable=False)
+    return profile_active_queryset(club=club).filter(condition)
 
 
 def rule_member_ids(*, club, rule, now: datetime | None = None):
@@ -114,18 +119,6 @@ def rule_member_ids(*, club, rule, now: datetime | None = None):
         .filter(_having(*_count(spec)))
         .values("member")
     )
-
-
-def rule_q(*, club, rule, now: datetime | None = None) -> Q:
-    """The rule as a condition on profiles, usable anywhere (every count is per profile)."""
-    return _compile(club, rule, now, grouped=False)
-
-
-def _compile(club, rule, now: datetime | None, *, grouped: bool) -> Q:
-    errors = rule_validate(rule)
-    if errors:
-        raise InvalidRule(errors)
-    return _Compiler(club, now or timezone.now(), grouped=grouped).node(rule, joinable=grouped)
 
 
 class _Compiler:
