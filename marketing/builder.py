@@ -198,7 +198,7 @@ def _rule(node: Node, json_path: str):
         if node.days:
             spec["within_last_days"] = _number(node.days)
         if node.properties:
-            spec["properties"] = {key: _property_value(value, kind) for key, value, kind in node.properties}
+            spec["properties"] = {key: _typed(value, kind) for key, value, kind in node.properties}
         return {"activity": spec}
     if node.kind == "tag":
         return {"tag": node.tag}
@@ -215,22 +215,22 @@ def _field_rule(node: Node) -> dict:
     if node.op in RELATIVE:
         rule["value"] = _number(node.value)
     elif node.op == "between":
-        rule["value"] = [_typed(meta, node.value), _typed(meta, node.value2)]
+        rule["value"] = [_typed(node.value, meta.type), _typed(node.value2, meta.type)]
     elif node.op in ("in", "not_in"):
         # One value a line, so a value may itself hold a comma ("Gold, Senior").
         items = node.values if meta.type == "choice" else [item.strip() for item in node.value.splitlines()]
-        rule["value"] = [_typed(meta, item) for item in items if item != ""]
+        rule["value"] = [_typed(item, meta.type) for item in items if item != ""]
     else:
-        rule["value"] = _typed(meta, node.value)
+        rule["value"] = _typed(node.value, meta.type)
     return rule
 
 
-def _typed(meta, raw: str):
-    """The form's text as the value type the field compares with; left as text when it isn't one,
-    so the validator names the problem at this node."""
-    if meta.type == "number":
+def _typed(raw: str, kind: str):
+    """The form's text as the value type ("number", "boolean", else text) a field or property
+    compares with; left as text when it isn't one, so the validator names the problem here."""
+    if kind == "number":
         return _number(raw, allow_float=True)
-    if meta.type == "boolean":
+    if kind == "boolean":
         return {"true": True, "false": False}.get(raw.lower(), raw)
     return raw
 
@@ -250,14 +250,6 @@ def _number(raw: str, *, allow_float: bool = False):
 
 
 PROPERTY_TYPES = ("text", "number", "boolean")
-
-
-def _property_value(raw: str, kind: str):
-    if kind == "number":
-        return _number(raw, allow_float=True)
-    if kind == "boolean":
-        return {"true": True, "false": False}.get(raw.lower(), raw)
-    return raw
 
 
 def _property_type(value) -> str:
