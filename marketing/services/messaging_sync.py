@@ -228,8 +228,7 @@ def _addition_batches(club, segment, list_id, client, batch_size, now):
         .order_by("profile_id")
         .values("id", "profile_id", "profile__primary_email", "profile__primary_phone", contact_id=Subquery(contact_id))
     )
-    after = 0
-    while rows := list(pending.filter(profile_id__gt=after)[:batch_size]):
+    for rows in _by_profile(pending, batch_size):
         contacts = [_contact(row) for row in rows]
         identity = [[row["profile_id"], row["id"]] for row in rows]
         client.list_add_contacts(
@@ -245,7 +244,6 @@ def _addition_batches(club, segment, list_id, client, batch_size, now):
                 ignore_conflicts=True,
             )
             _beat(club, segment)
-        after = profile_ids[-1]
         yield profile_ids
 
 
@@ -257,21 +255,30 @@ def _removal_batches(club, segment, list_id, client, batch_size):
         .filter(segment=segment)
         .filter(~Exists(still_wanted))
         .order_by("profile_id")
-        .values_list("id", "profile_id")
+        .values("id", "profile_id")
     )
-    after = 0
-    while rows := list(leaving.filter(profile_id__gt=after)[:batch_size]):
-        profile_ids = [profile_id for _, profile_id in rows]
+    for rows in _by_profile(leaving, batch_size):
+        profile_ids = [row["profile_id"] for row in rows]
         client.list_remove_contacts(
             list_id=list_id,
             external_ids=[str(profile_id) for profile_id in profile_ids],
-            idempotency_key=_idempotency_key("remove", segment, [list_id, [[pk, entry] for entry, pk in rows]]),
+            idempotency_key=_idempotency_key(
+                "remove", segment, [list_id, [[row["profile_id"], row["id"]] for row in rows]]
+            ),
         )
         with transaction.atomic():
             MessagingListEntry.objects.for_club(club).filter(segment=segment, profile_id__in=profile_ids).delete()
             _beat(club, segment)
-        after = profile_ids[-1]
         yield profile_ids
+
+
+def _by_profile(rows, batch_size: int):
+    """Batches of value rows in profile order, each read after the last one's profile, so a batch
+    cut again after a failure has the same content (and the same idempotency key)."""
+    after = 0
+    while batch := list(rows.filter(profile_id__gt=after)[:batch_size]):
+        yield batch
+        after = batch[-1]["profile_id"]
 
 
 def _beat(club, segment) -> None:
