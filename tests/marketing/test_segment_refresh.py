@@ -204,3 +204,35 @@ def test_a_sweep_carries_on_past_a_segment_it_cannot_lock(club_a, caplog):
             cursor.execute("RESET lock_timeout")
     assert members(gold) == {ann.pk} and members(busy) == set()
     assert f"Segment {busy.pk}" in caplog.text and "lock timeout" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; CI runs it there")
+def test_two_people_hand_picking_the_same_profiles_at_once_add_each_once(club_a):
+    from marketing.services.segment_editing import segment_members_add
+
+    committee = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    people = [profile.pk for profile in ProfileFactory.create_batch(10, club=club_a)]
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def add():
+        try:
+            barrier.wait()
+            segment = Segment.objects.for_club(club_a).get(pk=committee.pk)
+            results.append(segment_members_add(club=club_a, actor=None, segment=segment, profile_ids=people))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    assert sorted(result.changed for result in results) == [0, 10]
+    assert members(committee) == set(people)
+    assert sorted(profile for profile, change in changes(committee) if change == "entered") == sorted(people)
+    committee.refresh_from_db()
+    assert committee.member_count == 10
