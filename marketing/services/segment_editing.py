@@ -17,7 +17,7 @@ from crm.services.exports import profiles_export_csv
 from crm.signals import profiles_changed_after_commit
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
-from marketing.services.segments import members_counted, segments_lock
+from marketing.services.segments import segments_lock
 
 MAX_NAME = 80
 MAX_HAND_PICKED = 10_000
@@ -254,8 +254,8 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
         batch_size=1000,
     )
     entered = change == SegmentChangeKind.ENTERED
-    members_counted(club, segment, joined=len(profile_ids) if entered else 0, left=0 if entered else len(profile_ids))
-    count = Segment.objects.for_club(club).values_list("member_count", flat=True).get(pk=segment.pk)
+    count = SegmentMember.objects.for_club(club).filter(segment=segment).count()  # hand-picked lists are short
+    Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=count)
     segment.member_count = count
     audit_record(
         club=club,

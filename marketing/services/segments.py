@@ -126,7 +126,11 @@ def _apply_difference(club, segment, now, *, touched: list[int] | None) -> tuple
                 scratch = f"segment_matches_{uuid.uuid4().hex[:12]}"
                 cursor.execute(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS {matches_sql}", matches_params)
                 difference = _write_difference(cursor, club, segment, stamp, scratch, [], touched)
-        members_counted(club, segment, joined=difference[0], left=difference[1])
+        members = Segment.objects.for_club(club).filter(pk=segment.pk)
+        if touched is None:  # the whole club: recounted (an index-only count), which heals any drift
+            members.update(member_count=SegmentMember.objects.for_club(club).filter(segment=segment).count())
+        else:  # a few profiles: the count follows the difference, not the size of the segment
+            members.update(member_count=F("member_count") + difference[0] - difference[1])
     return difference
 
 
@@ -136,11 +140,6 @@ def segments_lock(club, ids) -> None:
     if ids:
         list(Segment.objects.for_club(club).select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
 
-
-def members_counted(club, segment, *, joined: int, left: int) -> None:
-    """Keep `member_count` in step with a membership change just written (under the segment's
-    lock), without counting the whole segment again."""
-    Segment.objects.for_club(club).filter(pk=segment.pk).update(member_count=F("member_count") + joined - left)
 
 
 def _write_difference(cursor, club, segment, stamp, matches, matches_params, touched) -> tuple[int, int]:

@@ -236,3 +236,13 @@ def test_two_people_hand_picking_the_same_profiles_at_once_add_each_once(club_a)
     assert sorted(profile for profile, change in changes(committee) if change == "entered") == sorted(people)
     committee.refresh_from_db()
     assert committee.member_count == 10
+
+
+def test_member_counts_follow_incremental_refreshes_and_a_full_refresh_sets_them_exactly(club_a, gold):
+    ann, bob = ProfileFactory(club=club_a, membership_tier="Gold"), ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold)
+    CustomerProfile.objects.for_club(club_a).filter(pk=bob.pk).update(membership_tier="Silver")
+    assert segment_refresh(club=club_a, segment=gold, profile_ids=[bob.pk]).member_count == 1
+    Segment.objects.for_club(club_a).filter(pk=gold.pk).update(member_count=999)  # drift, e.g. a raw delete
+    assert segment_refresh(club=club_a, segment=gold).member_count == 1
+    assert members(gold) == {ann.pk}
