@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from crm import selectors
 from crm.errors import CrmError
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.kernel.tenancy import ClubScopedQuerySet
 from crm.models import (
     INBOUND_EVENT_FIELDS,
     Activity,
@@ -55,7 +56,6 @@ from crm.services.profiles import (
 from crm.services.staff import staff_change_role, staff_invite, staff_remove
 from crm.services.suggestions import suggestion_accept, suggestion_reject
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
-from crm.tenancy import ClubScopedQuerySet
 
 
 def _allows(request, capability: Capability) -> bool:

@@ -7,14 +7,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from crm import selectors
+from crm.current_club import club_switch
 from crm.errors import CrmError
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
 from crm.permissions import club_page
 from crm.services.audit import client_ip
-from crm.services.clubs import club_switch
 from crm.services.exports import profiles_export_csv
-from crm.tenancy import get_object_in_club_or_404
 
 
 @club_page()

@@ -10,11 +10,11 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors
 from crm.errors import CrmError
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
 from crm.permissions import club_page
 from crm.services.audit import client_ip
-from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_daily_changes, segment_members_page

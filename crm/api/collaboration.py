@@ -8,12 +8,12 @@ from crm.api.auth import ClubApiView, request_actor
 from crm.api.errors import ApiError
 from crm.api.schema import errors
 from crm.errors import CrmError
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ApiScope, CustomerProfile, MergeRecord, MergeSuggestion, Note, Tag
 from crm.services.merges import merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
 from crm.services.suggestions import suggestion_accept, suggestion_reject
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
-from crm.tenancy import get_object_in_club_or_404
 
 
 class NoteSerializer(serializers.ModelSerializer):

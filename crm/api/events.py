@@ -23,9 +23,9 @@ from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import INBOUND_EVENT_FIELDS, ApiScope, Club, InboundEvent, InboundEventStatus
 from crm.selectors import inbound_events_filtered
-from crm.tenancy import get_object_in_club_or_404
 
 
 class EventIngestView(APIView):

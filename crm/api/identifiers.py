@@ -12,9 +12,9 @@ from crm.api.auth import ClubApiView
 from crm.api.errors import ApiError, invalid_fields
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import CustomerProfile, ProfileIdentifier
 from crm.selectors import identifiers_in_order, identifiers_lookup
-from crm.tenancy import get_object_in_club_or_404
 
 
 class IdentifierSerializer(serializers.ModelSerializer):

@@ -14,6 +14,7 @@ from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
+from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Activity, CustomerProfile, Tag
 from crm.selectors import (
     InvalidCursor,
@@ -28,7 +29,6 @@ from crm.services.profiles import (
     profile_clean_contact,
     profile_save_by_staff,
 )
-from crm.tenancy import get_object_in_club_or_404
 
 PROFILE_FIELDS = ("id", *STAFF_EDITABLE_FIELDS, *SOURCE_OWNED_FIELDS, "created_at", "updated_at")
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.processing import profiles_lock_for_refs, profiles_save_drafts
 from crm.events.survivorship import ProfileDraft
-from crm.locks import advisory_locks_skipped
+from crm.kernel.locks import advisory_locks_skipped
 from crm.models import Activity, AuditAction, MergeReason, ProfileIdentifier
 from crm.services.audit import audit_record
 from crm.services.identifiers import phone_to_e164

@@ -1,6 +1,6 @@
 from django.db import models
 
-from crm.tenancy import ClubScopedModel
+from crm.kernel.tenancy import ClubScopedModel
 
 
 class ActivitySource(models.TextChoices):

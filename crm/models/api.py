@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from crm.tenancy import ClubScopedModel
+from crm.kernel.tenancy import ClubScopedModel
 
 
 class ApiScope(models.TextChoices):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.db import models
 
-from crm.tenancy import ClubScopedManager
+from crm.kernel.tenancy import ClubScopedManager
 
 
 class AuditAction(models.TextChoices):

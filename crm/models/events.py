@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from crm.fields import EncryptedTextField
-from crm.tenancy import ClubScopedModel
+from crm.kernel.tenancy import ClubScopedModel
 
 
 class InboundEventStatus(models.TextChoices):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from crm.tenancy import ClubScopedModel
+from crm.kernel.tenancy import ClubScopedModel
 
 
 class MembershipStatus(models.TextChoices):

@@ -2,25 +2,10 @@ import secrets
 
 from django.db import transaction
 
-from crm.errors import CrmError, CrmErrorCode
-from crm.models import AuditAction, Club, ClubMembership, Role, User
-from crm.services.audit import audit_record
-from crm.tenancy import SESSION_CLUB_KEY
+from crm.models import Club, ClubMembership, Role, User
 
 DEMO_CLUB_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo.fairway.test"
-
-
-def club_switch(*, request, club_id) -> Club:
-    """Make `club_id` the request's current club, if the user holds a role there."""
-    user = request.user
-    clubs = Club.objects.all() if user.is_superuser else Club.objects.filter(memberships__user=user)
-    club = clubs.filter(pk=club_id).first() if str(club_id).isdigit() else None
-    if club is None:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "You have no role at that club.")
-    request.session[SESSION_CLUB_KEY] = club.pk
-    audit_record(club=club, actor=user, action=AuditAction.CLUB_SWITCH, target=club, summary=f"Switched to {club}")
-    return club
 
 
 @transaction.atomic

@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import ForeignKey, UniqueConstraint
 from django.utils import timezone
 
-from crm.bulk import json_default
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.survivorship import may_overwrite
+from crm.kernel.bulk import json_default
 from crm.models import (
     AuditAction,
     CustomerProfile,

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from django.db.models import Q
 
 from crm.errors import CrmError
-from crm.locks import advisory_xact_lock
+from crm.kernel.locks import advisory_xact_lock
 from crm.models import CustomerProfile, MergeReason, MergeSuggestion, ProfileIdentifier, SuggestionStatus
 from crm.models.profiles import SHARED_IDENTIFIER_KINDS
 from crm.services import matching

@@ -1,7 +1,7 @@
 import pytest
 
+from crm.kernel.tenancy import ClubScopeError
 from crm.models import Activity, CustomerProfile, ProfileIdentifier
-from crm.tenancy import ClubScopeError
 from tests.factories import ActivityFactory, ProfileFactory
 
 
