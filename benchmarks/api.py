@@ -48,8 +48,8 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from crm.kernel.pagination import keyset_cursor  # noqa: E402
 from crm.models import Activity, ApiScope, Club  # noqa: E402
-from crm.selectors import keyset_cursor  # noqa: E402
 from crm.services.api_keys import api_key_create, api_key_revoke  # noqa: E402
 
 # p95 targets from the API issue, in milliseconds.

@@ -72,9 +72,9 @@ from psycopg.adapt import Dumper  # noqa: E402
 from psycopg.pq import Format  # noqa: E402
 
 from crm.events import apply  # noqa: E402
+from crm.identity.matching import NICKNAMES, name_key  # noqa: E402
 from crm.models import Activity, Club, CustomerProfile, ProfileIdentifier, ProfileTag, Tag  # noqa: E402
 from crm.services import demo_events  # noqa: E402
-from crm.services.matching import NICKNAMES, name_key  # noqa: E402
 
 # --- The people --------------------------------------------------------------------------------
 

@@ -40,9 +40,9 @@ django.setup()
 from scratch import scratch_database  # noqa: E402
 
 from crm.backfill.importer import profiles_import  # noqa: E402
+from crm.identity.matching import NICKNAMES  # noqa: E402
 from crm.models import Club, CustomerProfile, MergeSuggestion, ProfileIdentifier  # noqa: E402
 from crm.services import demo_events  # noqa: E402
-from crm.services.matching import NICKNAMES  # noqa: E402
 
 EXTRA_FIRST_NAMES_TEXT = """
 Lwazi Mpho Karabo Zinhle Nandi Siyabonga Tumelo Busisiwe Charlize Riaan Marius Elmarie Hanlie Wian Dewald

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from crm import selectors
 from crm.errors import CrmError
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import ClubScopedQuerySet
 from crm.models import (
     INBOUND_EVENT_FIELDS,
@@ -378,7 +379,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                     sources=request.GET.getlist("source") or None,
                     limit=25,
                 )
-            except selectors.InvalidCursor:
+            except InvalidCursor:
                 extra_context["timeline"] = selectors.profile_timeline(club=request.club, profile=profile, limit=25)
             extra_context["timeline_sources"] = ActivitySource.choices
         return super().change_view(request, object_id, form_url, extra_context)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from crm import selectors
 from crm.current_club import club_switch
 from crm.errors import CrmError
+from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
@@ -105,7 +106,7 @@ def profile_detail(request, profile_id):
             sources=sources or None,
             types=types or None,
         )
-    except selectors.InvalidCursor as error:
+    except InvalidCursor as error:
         return HttpResponseBadRequest(str(error))
     for activity in page.activities:
         activity.amount_note = selectors.activity_amount_note(activity, currency=request.club.currency)

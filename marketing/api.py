@@ -13,9 +13,9 @@ from crm.api.auth import ClubApiView, request_actor, request_scopes
 from crm.api.errors import ApiError, invalid_fields, query_int
 from crm.api.schema import errors
 from crm.errors import CrmError
+from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ApiScope, CustomerProfile
-from crm.selectors import InvalidCursor
 from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_members_page

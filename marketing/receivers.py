@@ -3,10 +3,9 @@
 from django.dispatch import receiver
 
 from crm.signals import profiles_changed
+from marketing.tasks import refresh_segments_for_profiles
 
 
 @receiver(profiles_changed)
 def refresh_segments_of_changed_profiles(sender, club, profile_ids, **kwargs):
-    from marketing.tasks import refresh_segments_for_profiles
-
     refresh_segments_for_profiles.delay(club.pk, list(profile_ids))

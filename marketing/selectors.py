@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from crm.selectors import keyset_page
+from crm.kernel.pagination import keyset_page
 from marketing.models import SegmentChange, SegmentChangeKind, SegmentMember
 
 MEMBER_ORDERING = ("-entered_at", "-id")

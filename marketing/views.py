@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors
 from crm.errors import CrmError
+from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
@@ -244,7 +245,7 @@ def segment_members(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     try:
         context = _members_context(request, segment, cursor=request.GET.get("cursor"))
-    except selectors.InvalidCursor as error:
+    except InvalidCursor as error:
         return HttpResponseBadRequest(str(error))
     return render(request, "marketing/_members.html", {**context, "append": True})
 

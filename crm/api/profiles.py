@@ -14,10 +14,10 @@ from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.errors import CrmError
+from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Activity, CustomerProfile, Tag
 from crm.selectors import (
-    InvalidCursor,
     ProfileFilters,
     identifiers_in_order,
     profile_filtered_queryset,

@@ -26,12 +26,12 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.processing import profiles_lock_for_refs, profiles_save_drafts
-from crm.events.survivorship import ProfileDraft
+from crm.identity.identifiers import phone_to_e164
 from crm.kernel.locks import advisory_locks_skipped
 from crm.models import Activity, AuditAction, MergeReason, ProfileIdentifier
 from crm.services.audit import audit_record
-from crm.services.identifiers import phone_to_e164
 from crm.services.resolution import PersonRef, profiles_resolve
+from crm.services.survivorship import ProfileDraft
 
 FORMATS_FILE = Path(__file__).with_name("formats.toml")
 REQUIRED_COLUMNS = ("legacy_id", "first_name", "last_name")

@@ -12,8 +12,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from crm.events.catalog import CHANNELS
-from crm.events.survivorship import ProfileDraft
 from crm.models import Activity, InboundEvent, Tournament, TournamentStatus
+from crm.services.survivorship import ProfileDraft
 
 
 @dataclass

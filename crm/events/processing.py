@@ -19,12 +19,12 @@ from django.utils import timezone
 from crm.errors import CrmError
 from crm.events import apply
 from crm.events.catalog import CATALOG_BY_KEY, EventType
-from crm.events.survivorship import ProfileDraft
 from crm.events.validation import data_validate
+from crm.identity.identifiers import phone_to_e164
 from crm.models import Activity, Club, CustomerProfile, InboundEvent, InboundEventStatus, Tournament
-from crm.services.identifiers import phone_to_e164
 from crm.services.merges import live_profile_id
 from crm.services.resolution import PersonRef, profiles_resolve
+from crm.services.survivorship import ProfileDraft
 from crm.signals import profiles_changed_after_commit
 
 logger = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from django.db import transaction
 from crm.events.validation import InvalidEvent, event_validate
 from crm.models import AuditAction, EventSigningSecret, InboundEvent, InboundEventStatus
 from crm.services.audit import audit_record
+from crm.tasks import process_inbound_events
 
 REPLAYABLE = (InboundEventStatus.REJECTED, InboundEventStatus.FAILED, InboundEventStatus.DEAD)
 
@@ -53,8 +54,6 @@ def events_replay(*, club, event_ids, actor) -> dict[str, int]:
         details={"queued": [row.pk for row in queued], "still_invalid": [row.pk for row in still_invalid]},
     )
     if queued:
-        from crm.tasks import process_inbound_events
-
         ids = [row.pk for row in queued]
         transaction.on_commit(lambda: process_inbound_events.delay(ids))
     return {"queued": len(queued), "still_invalid": len(still_invalid), "not_replayable": len(event_ids) - len(rows)}

@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from crm.events.validation import InvalidEvent, ValidEvent, event_validate
 from crm.models import InboundEvent, InboundEventStatus
+from crm.tasks import process_inbound_events
 
 MAX_BATCH = 1000
 
@@ -119,8 +120,6 @@ def events_store(*, club, raw_events: list, transport: str, enqueue: bool = True
                     # Lost the race to a concurrent delivery of the same event.
                     result.status = "duplicate"
         if enqueue and accepted_ids:
-            from crm.tasks import process_inbound_events
-
             transaction.on_commit(lambda: process_inbound_events.delay(accepted_ids))
     return StoreOutcome(results, accepted_ids)
 

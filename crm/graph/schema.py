@@ -21,6 +21,7 @@ from graphql.execution.values import get_argument_values
 
 from crm.api.collaboration import NoteSerializer, TagChangeSerializer
 from crm.errors import CrmError
+from crm.kernel.pagination import InvalidCursor, keyset_cursor, keyset_page
 from crm.models import (
     Activity,
     ApiScope,
@@ -32,11 +33,8 @@ from crm.models import (
 )
 from crm.selectors import (
     STATUS_NONE,
-    InvalidCursor,
     ProfileFilters,
     identifiers_in_order,
-    keyset_cursor,
-    keyset_page,
     profile_active_queryset,
     profile_filtered_queryset,
 )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 def fill_name_keys(apps, schema_editor):
-    from crm.services.matching import name_key
+    from crm.identity.matching import name_key
 
     profiles = apps.get_model("crm", "CustomerProfile")
     batch = []

@@ -14,7 +14,6 @@ from crm.models.identity import MergeReason, MergeRecord, MergeSuggestion, Sugge
 from crm.models.profiles import (
     CustomerProfile,
     Gender,
-    IdentifierKind,
     LifecycleStage,
     MembershipStatus,
     Note,
@@ -42,7 +41,6 @@ __all__ = [
     "ClubMembership",
     "CustomerProfile",
     "Gender",
-    "IdentifierKind",
     "LifecycleStage",
     "MergeReason",
     "MergeRecord",

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from crm.identity import matching
+from crm.identity.identifiers import SHARED_IDENTIFIER_KINDS
 from crm.kernel.tenancy import ClubScopedModel
 
 
@@ -130,9 +132,7 @@ class CustomerProfile(ClubScopedModel):
 
     def refresh_name_key(self) -> bool:
         """Recompute the blocking key from the names; True if it changed (bulk writers add the field)."""
-        from crm.services.matching import name_key
-
-        key = name_key(self.first_name, self.last_name)
+        key = matching.name_key(self.first_name, self.last_name)
         changed = key != self.name_key
         self.name_key = key
         return changed
@@ -143,21 +143,6 @@ class CustomerProfile(ClubScopedModel):
             return f"Erased profile #{self.pk}"
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.primary_email or self.primary_phone or f"Profile #{self.pk}"
-
-
-class IdentifierKind(models.TextChoices):
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    SCL_MEMBER_ID = "scl_member_id", "SCL member id"
-    TEETIME_PLAYER_ID = "teetime_player_id", "TeeTime player id"
-    MESSAGING_CONTACT_ID = "messaging_contact_id", "Messaging contact id"
-    HANDICAP_ID = "handicap_id", "Handicap (golf registration) id"
-    LEGACY_ID = "legacy_id", "MCA v1 legacy id"
-
-
-# Families and couples share these at golf clubs, so one value may belong to several profiles
-# (SPEC 5). Every other kind, including custom kinds, is a strong key: one owner per club.
-SHARED_IDENTIFIER_KINDS = frozenset({IdentifierKind.EMAIL, IdentifierKind.PHONE})
 
 
 class ProfileIdentifier(ClubScopedModel):

@@ -17,7 +17,7 @@ from django.db.models import ForeignKey, UniqueConstraint
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
-from crm.events.survivorship import may_overwrite
+from crm.identity.identifiers import SHARED_IDENTIFIER_KINDS
 from crm.kernel.bulk import json_default
 from crm.models import (
     AuditAction,
@@ -28,6 +28,7 @@ from crm.models import (
     SuggestionStatus,
 )
 from crm.services.audit import audit_record
+from crm.services.survivorship import may_overwrite
 from crm.signals import profiles_changed_after_commit
 
 # Relations that describe merges rather than belong to the person: they never move.
@@ -199,8 +200,6 @@ def _lock_live(club, first_id: int, second_id: int) -> tuple[CustomerProfile, Cu
 
 
 def _strong_id_conflict(club, survivor_id: int, merged_id: int) -> str | None:
-    from crm.models.profiles import SHARED_IDENTIFIER_KINDS
-
     held: dict[int, dict[str, set[str]]] = {survivor_id: {}, merged_id: {}}
     rows = (
         ProfileIdentifier.objects.for_club(club)

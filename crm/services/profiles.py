@@ -4,10 +4,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import CrmError
-from crm.events.survivorship import stamp
-from crm.models import AuditAction, CustomerProfile, IdentifierKind
+from crm.identity.identifiers import IdentifierKind, identifier_normalise
+from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
-from crm.services.identifiers import identifier_attach, identifier_normalise
+from crm.services.identifiers import identifier_attach
+from crm.services.survivorship import stamp
 
 # What front-desk staff may edit by hand. Membership (SCL), golf (TeeTime) and consent
 # (Messaging) fields belong to their source systems and are never edited in the CRM.

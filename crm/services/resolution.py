@@ -23,11 +23,12 @@ from datetime import date, datetime
 from django.db.models import Q
 
 from crm.errors import CrmError
+from crm.identity import matching
+from crm.identity.identifiers import SHARED_IDENTIFIER_KINDS
+from crm.identity.matching import MatchPolicy, PersonFacts
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import CustomerProfile, MergeReason, MergeSuggestion, ProfileIdentifier, SuggestionStatus
-from crm.models.profiles import SHARED_IDENTIFIER_KINDS
-from crm.services import matching
-from crm.services.matching import MatchPolicy, PersonFacts
+from crm.services.merges import profiles_merge
 
 
 @dataclass
@@ -260,8 +261,6 @@ def _strong_ids(club, profile_ids) -> dict[int, dict[str, str]]:
 
 
 def _apply_merges(club, merges, refs: list[PersonRef], reason: str) -> None:
-    from crm.services.merges import profiles_merge
-
     survivor_of: dict[int, int] = {}
 
     def live(profile_id: int) -> int:

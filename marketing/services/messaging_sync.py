@@ -30,7 +30,8 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
-from crm.models import IdentifierKind, ProfileIdentifier
+from crm.identity.identifiers import IdentifierKind
+from crm.models import ProfileIdentifier
 from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
 from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
 

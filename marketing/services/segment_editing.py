@@ -18,6 +18,7 @@ from crm.signals import profiles_changed_after_commit
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
 from marketing.services.segments import segments_lock
+from marketing.tasks import refresh_segment
 
 MAX_NAME = 80
 MAX_HAND_PICKED = 10_000
@@ -274,8 +275,6 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
 def _refresh_after_commit(segment: Segment) -> None:
     if segment.kind != SegmentKind.DYNAMIC:
         return
-    from marketing.tasks import refresh_segment
-
     transaction.on_commit(lambda: refresh_segment.delay(segment.club_id, segment.pk), robust=True)
 
 

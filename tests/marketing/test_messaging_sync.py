@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from config.schedules import declared_schedules
 from crm.errors import CrmError
-from crm.models import CustomerProfile, IdentifierKind
+from crm.identity.identifiers import IdentifierKind
+from crm.models import CustomerProfile
 from marketing.messaging.client import MessagingClient
 from marketing.models import MessagingListEntry, Segment, SyncStatus
 from marketing.services.messaging_sync import segment_sync, segments_sync_all

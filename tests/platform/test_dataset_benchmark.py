@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count, F, Max
 
+from crm.identity.matching import name_key
 from crm.models import Activity, Club, CustomerProfile, ProfileIdentifier, ProfileTag
-from crm.services.matching import name_key
 from tests.platform.processes import PROJECT_ROOT, child_environment, database_url_for_children
 
 PROFILES, ACTIVITIES = 500, 5_000

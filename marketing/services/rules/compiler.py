@@ -37,6 +37,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
+from crm.errors import CrmError, CrmErrorCode
 from crm.models import Activity, ProfileTag
 from crm.selectors import profile_active_queryset
 from marketing.models import SegmentMember
@@ -68,8 +69,6 @@ class InvalidRule(ValueError):
 
     def as_crm_error(self, message: str):
         """The refusal services raise: code invalid_rule, every problem with its path."""
-        from crm.errors import CrmError, CrmErrorCode
-
         problems = [{"path": error.path, "message": error.message} for error in self.errors]
         return CrmError(CrmErrorCode.INVALID_RULE, message, {"errors": problems})
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from crm.services.matching import (
+from crm.identity.matching import (
     MatchPolicy,
     PersonFacts,
     is_blocked,

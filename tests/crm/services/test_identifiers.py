@@ -3,8 +3,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.identity.identifiers import identifier_normalise
 from crm.models import ProfileIdentifier
-from crm.services.identifiers import identifier_attach, identifier_normalise
+from crm.services.identifiers import identifier_attach
 from tests.factories import ProfileFactory
 
 
