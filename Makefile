@@ -31,10 +31,12 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py events_catalog --check
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The local Messaging service stand-in on 127.0.0.1:8025 (`make run` starts it too); see docs/messaging.md.
 messaging-sim: install

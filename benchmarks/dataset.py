@@ -71,28 +71,28 @@ from psycopg import postgres  # noqa: E402
 from psycopg.adapt import Dumper  # noqa: E402
 from psycopg.pq import Format  # noqa: E402
 
+from crm.demo import story as demo_story  # noqa: E402
 from crm.events import apply  # noqa: E402
 from crm.identity.matching import NICKNAMES, name_key  # noqa: E402
 from crm.models import Activity, Club, CustomerProfile, ProfileIdentifier, ProfileTag, Tag  # noqa: E402
-from crm.services import demo_events  # noqa: E402
 
 # --- The people --------------------------------------------------------------------------------
 
 # The demo's names, plus the formal names matching knows nicknames for (as benchmarks/identity.py).
-FIRST_NAMES = list(dict.fromkeys([*demo_events.FIRST_NAMES, *(name.title() for name in NICKNAMES)]))
-LAST_NAMES = list(demo_events.LAST_NAMES)
-DOMAINS = demo_events.EMAIL_DOMAINS
-TIERS = [tier for tier, _ in demo_events.TIERS]
-TIER_CUM = [sum(weight for _, weight in demo_events.TIERS[: n + 1]) for n in range(len(TIERS))]
-TIER_FEES = demo_events.TIER_FEES
-COURSES = demo_events.COURSES
-CAMPAIGNS = [(campaign_id, subject) for campaign_id, subject, _ in demo_events.CAMPAIGNS]
+FIRST_NAMES = list(dict.fromkeys([*demo_story.FIRST_NAMES, *(name.title() for name in NICKNAMES)]))
+LAST_NAMES = list(demo_story.LAST_NAMES)
+DOMAINS = demo_story.EMAIL_DOMAINS
+TIERS = [tier for tier, _ in demo_story.TIERS]
+TIER_CUM = [sum(weight for _, weight in demo_story.TIERS[: n + 1]) for n in range(len(TIERS))]
+TIER_FEES = demo_story.TIER_FEES
+COURSES = demo_story.COURSES
+CAMPAIGNS = [(campaign_id, subject) for campaign_id, subject, _ in demo_story.CAMPAIGNS]
 MOBILE_PREFIXES = (72, 73, 76, 79, 82, 83, 84)  # the demo's South African mobile ranges
 CLUB_TIMEZONE = "Africa/Johannesburg"
 CLUB_UTC_OFFSET = 2 * 3600  # no daylight saving: tee times are computed without zoneinfo
 
 MEMBER, LAPSED, RESIGNED, PROSPECT, VISITOR = range(5)
-KIND_CUM = [55, 67, 70, 88, 100]  # demo_events._person: 55 / 12 / 3 / 18 / 12
+KIND_CUM = [55, 67, 70, 88, 100]  # demo_story._person: 55 / 12 / 3 / 18 / 12
 KIND_BUSYNESS = (1.6, 0.8, 0.5, 0.3, 0.4)  # relative share of the timeline per kind of person
 SKEW_SIGMA = 1.1  # lognormal spread of activity per person: most a handful, a few thousands
 SKEW_CAP = 60  # nobody gets more than this many times the average

@@ -40,9 +40,9 @@ django.setup()
 from scratch import scratch_database  # noqa: E402
 
 from crm.backfill.importer import profiles_import  # noqa: E402
+from crm.demo import story as demo_story  # noqa: E402
 from crm.identity.matching import NICKNAMES  # noqa: E402
 from crm.models import Club, CustomerProfile, MergeSuggestion, ProfileIdentifier  # noqa: E402
-from crm.services import demo_events  # noqa: E402
 
 EXTRA_FIRST_NAMES_TEXT = """
 Lwazi Mpho Karabo Zinhle Nandi Siyabonga Tumelo Busisiwe Charlize Riaan Marius Elmarie Hanlie Wian Dewald
@@ -65,8 +65,8 @@ O'Brien Murphy Kelly Byrne Walsh Ryan Doyle McCarthy Gallagher Quinn
 """
 TARGETS = {"precision": 0.995, "recall": 0.95, "records_per_second": 1000}
 # The demo club's names, plus more so that a club of tens of thousands has realistic collisions.
-FIRST_NAMES = [*NICKNAMES, *demo_events.FIRST_NAMES, *EXTRA_FIRST_NAMES_TEXT.split()]
-LAST_NAMES = [*demo_events.LAST_NAMES, *EXTRA_LAST_NAMES_TEXT.split(), "van Wyk", "de Villiers", "van Zyl", "du Toit"]
+FIRST_NAMES = [*NICKNAMES, *demo_story.FIRST_NAMES, *EXTRA_FIRST_NAMES_TEXT.split()]
+LAST_NAMES = [*demo_story.LAST_NAMES, *EXTRA_LAST_NAMES_TEXT.split(), "van Wyk", "de Villiers", "van Zyl", "du Toit"]
 DOMAINS = ["example.com", "example.org", "example.net", "mail.example", "inbox.example"]
 
 

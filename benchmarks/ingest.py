@@ -39,10 +39,11 @@ from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from scratch import scratch_database  # noqa: E402
 
+from crm.demo.seeding import demo_signing_secret, demo_source_batches  # noqa: E402
+from crm.demo.story import demo_club_story  # noqa: E402
 from crm.events.processing import events_process  # noqa: E402
 from crm.events.signatures import signature_header  # noqa: E402
 from crm.models import Activity, Club, CustomerProfile, InboundEvent, ProfileIdentifier  # noqa: E402
-from crm.services.demo_events import demo_club_story, demo_signing_secret, demo_source_batches  # noqa: E402
 
 TARGET_EVENTS_PER_SECOND = 2000
 EVENTS_PER_PERSON = 27  # about what the demo story gives; used to size the population

@@ -4,9 +4,9 @@ import time
 from django.core.management.base import BaseCommand
 
 from config.celery import app as celery_app
+from crm.demo.club import demo_club_get_or_create
+from crm.demo.seeding import demo_club_seed
 from crm.events.processing import events_process_pending
-from crm.services.clubs import demo_club_get_or_create
-from crm.services.demo_events import demo_club_seed
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from crm.services.clubs import demo_club_setup
+from crm.demo.club import demo_club_setup
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from crm.services.clubs import demo_club_get_or_create
-from marketing.services.demo_segments import demo_segments_setup
+from crm.demo.club import demo_club_get_or_create
+from marketing.demo import demo_segments_setup
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@
 from collections import Counter
 from datetime import date
 
+from crm.demo.story import demo_club_events
 from crm.events.catalog import CATALOG
 from crm.events.validation import InvalidEvent, event_validate
-from crm.services.demo_events import demo_club_events
 
 
 def test_every_demo_event_passes_the_catalog_and_most_types_appear():

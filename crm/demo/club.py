@@ -1,3 +1,5 @@
+"""The demo club and its owner login, made once and refreshed by `manage.py setup_demo`."""
+
 import secrets
 
 from django.db import transaction
