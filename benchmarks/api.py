@@ -2,11 +2,11 @@
 """API latency on a large club: profile 360 (REST and GraphQL), timeline pages, profile search.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairway_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python benchmarks/dataset.py --profiles 1000000 --activities 20000000 --skip-fk-checks
+        .venv/bin/python -m benchmarks.dataset --profiles 1000000 --activities 20000000 --skip-fk-checks
     DATABASE_URL=… REDIS_URL=… .venv/bin/python benchmarks/api.py [--club bench-large] [--requests 2000]
         [--seed 11] [--json FILE]
 
-Reads the club `benchmarks/dataset.py` built (it does not build one), picks its samples at
+Reads the club `python -m benchmarks.dataset` built (it does not build one), picks its samples at
 random from that club (profiles, emails, full names, people with long timelines), then sends
 `--requests` requests per row through Django's test client: the whole server side (URL
 routing, middleware, API-key authentication with its hashed-key lookup, scope check, throttle
@@ -71,7 +71,7 @@ LONG_TIMELINE = 1_000  # activities: people whose deep pages are worth measuring
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--club", default="bench-large", help="Slug of a club built by benchmarks/dataset.py.")
+    parser.add_argument("--club", default="bench-large", help="Slug of a club built by `python -m benchmarks.dataset`.")
     parser.add_argument("--requests", type=int, default=2_000, help="Measured requests per row (default 2,000).")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
@@ -88,7 +88,7 @@ def main() -> None:
         sys.exit("benchmarks/api.py measures PostgreSQL (full-text search, the dataset's COPY); set DATABASE_URL.")
     club = Club.objects.filter(slug=options.club).first()
     if club is None:
-        sys.exit(f"No club '{options.club}' here: build it first with benchmarks/dataset.py (see this file's usage).")
+        sys.exit(f"No club '{options.club}' here: build it first with `python -m benchmarks.dataset`.")
     prewarmed = False if options.no_prewarm else prewarm()
     rng = random.Random(options.seed)
     samples = pick_samples(club, options.requests, rng, options.long_timeline)
@@ -156,7 +156,7 @@ def pick_samples(club, count: int, rng: random.Random, long_timeline: int) -> di
             [club.pk],
         )
         low, high, profiles = cursor.fetchone()
-        # Ids drawn from the club's range (dataset.py reserves a contiguous block), kept if live.
+        # Ids drawn from the club's range (benchmarks.dataset reserves a contiguous block), kept if live.
         wanted = sorted({rng.randint(low, high) for _ in range(count * 2)})
         cursor.execute(
             "SELECT id, first_name, last_name, primary_email FROM crm_customerprofile "
@@ -195,7 +195,7 @@ def pick_samples(club, count: int, rng: random.Random, long_timeline: int) -> di
 def measure_rows(client: Client, samples: dict, count: int, long_timeline: int) -> list[dict]:
     people, deep = samples["people"], samples["deep_cursors"]
     if not people or not deep:
-        sys.exit("The club needs profiles and some long timelines; build it with benchmarks/dataset.py.")
+        sys.exit("The club needs profiles and some long timelines; build it with `python -m benchmarks.dataset`.")
 
     def cycle(items):
         return [items[index % len(items)] for index in range(count)]

@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fairway_bench .venv/bin/python benchmarks/segments.py \\
         [--club bench-large] [--repeat 3] [--json FILE]
 
-Reads the club benchmarks/dataset.py built. The segment: active members of three tiers who
+Reads the club `python -m benchmarks.dataset` built. The segment: active members of three tiers who
 opted in to email, played at least 3 rounds in the last 90 days and opened no email in the last
 60 (five conditions, two on activities). Measured in one run, on one connection with the app's
 settings (so the same planner settings for every row), each row the median of --repeat runs
@@ -106,7 +106,7 @@ def main() -> None:
         sys.exit("benchmarks/segments.py measures PostgreSQL; set DATABASE_URL.")
     club = Club.objects.filter(slug=options.club).first()
     if club is None:
-        sys.exit(f"No club '{options.club}' here: build it first with benchmarks/dataset.py.")
+        sys.exit(f"No club '{options.club}' here: build it first with `python -m benchmarks.dataset`.")
     repeat = max(1, options.repeat)
 
     now = timezone.now()

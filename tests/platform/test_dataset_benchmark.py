@@ -1,4 +1,4 @@
-"""benchmarks/dataset.py builds a large club with COPY; here at toy scale, into the test database."""
+"""benchmarks.dataset builds a large club with COPY; here at toy scale, into the test database."""
 
 import json
 import subprocess
@@ -15,17 +15,19 @@ from tests.platform.processes import PROJECT_ROOT, child_environment, database_u
 PROFILES, ACTIVITIES = 500, 5_000
 
 postgresql_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="benchmarks/dataset.py writes with PostgreSQL's COPY"
+    connection.vendor != "postgresql", reason="benchmarks.dataset writes with PostgreSQL's COPY"
 )
 
 
 def run_benchmark(
     script: str, *args: str, tmp_path, database_url: str | None = None
 ) -> tuple[subprocess.CompletedProcess, dict]:
-    """Run `benchmarks/<script>` as a user would; its result and the figures it wrote with --json."""
+    """Run `benchmarks/<script>` (a file, or a package run with -m) as a user would; its result and
+    the figures it wrote with --json."""
     output = tmp_path / f"{script}.json"
+    command = [sys.executable, f"benchmarks/{script}"] if script.endswith(".py") else [sys.executable, "-m", script]
     result = subprocess.run(
-        [sys.executable, f"benchmarks/{script}", *args, "--json", str(output)],
+        [*command, *args, "--json", str(output)],
         cwd=PROJECT_ROOT,
         # The test database: the subprocess commits, so the test (transaction=True) sees its rows.
         env=child_environment(DATABASE_URL=database_url or database_url_for_children()),
@@ -37,7 +39,7 @@ def run_benchmark(
 
 
 def run_dataset(*args: str, tmp_path, database_url: str | None = None) -> tuple[subprocess.CompletedProcess, dict]:
-    return run_benchmark("dataset.py", *args, tmp_path=tmp_path, database_url=database_url)
+    return run_benchmark("benchmarks.dataset", *args, tmp_path=tmp_path, database_url=database_url)
 
 
 def build(*extra: str, tmp_path, profiles: int = PROFILES) -> tuple[subprocess.CompletedProcess, dict]:
