@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError
 from crm.events.catalog import CATALOG, PERSON
-from crm.models import Tag
-from crm.selectors import club_tiers
+from crm.facade import club_membership_tiers, club_tag_names
 from intelligence.llm import LlmBadOutput, LlmError, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.models import Segment
@@ -195,11 +194,10 @@ def _unknown_activity_errors(rule) -> list[dict]:
 def _club_vocabulary(club, *, with_segments: bool) -> _ClubVocabulary:
     """The club's own names; its segments only for the model's prompt (the offline parser has no
     phrasing for them)."""
-    tags = Tag.objects.for_club(club).order_by("name").values_list("name", flat=True)[:MAX_LISTED_NAMES]
     segments = Segment.objects.for_club(club).order_by("name").values_list("pk", "name")[:MAX_LISTED_NAMES]
     return _ClubVocabulary(
-        tiers=club_tiers(club=club)[:MAX_LISTED_NAMES],
-        tags=list(tags),
+        tiers=club_membership_tiers(club=club)[:MAX_LISTED_NAMES],
+        tags=club_tag_names(club=club, limit=MAX_LISTED_NAMES),
         segments=dict(segments) if with_segments else {},
     )
 
