@@ -10,7 +10,7 @@ into PostgreSQL, `build.py` runs the plan and the workers, `cli.py` is the comma
 For benchmarks only (page, segment and timeline speed on a club of realistic size). The product's
 own way in stays the event pipeline: POST /api/v1/events → store → process (resolve, survivorship,
 timeline). That path runs at thousands of events a second, so 20M activities through it would
-take hours; this script writes what the pipeline would have left behind, directly with COPY:
+take hours; this package writes what the pipeline would have left behind, directly with COPY:
 
 - the club (created by slug; `--replace` first deletes an existing one and everything in it);
 - profiles: the demo club's mix of people (active members across tiers, lapsed and resigned

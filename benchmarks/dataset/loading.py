@@ -123,7 +123,7 @@ def column_types(cursor, table: str, columns: list[str]) -> list[str]:
 
 
 def with_defaults(model, columns: list[str]) -> tuple[list[str], tuple]:
-    """The COPY columns plus any NOT NULL column this script doesn't know (added since it was
+    """The COPY columns plus any NOT NULL column this package doesn't know (added since it was
     written) filled with the model field's default; a new required column without one stops here."""
     extra_columns, extra_values = [], []
     for field in model._meta.concrete_fields:
