@@ -13,7 +13,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from crm import selectors
-from crm.errors import CrmError
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
 from crm.models import (
     INBOUND_EVENT_FIELDS,
@@ -41,6 +40,7 @@ from crm.models import (
     User,
 )
 from crm.models.clubs import role_allows
+from crm.page_errors import domain_errors_shown
 from crm.services.api_keys import api_key_create, api_key_revoke
 from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
@@ -172,7 +172,7 @@ class ProfileAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        try:
+        with domain_errors_shown(form=self, field=_contact_field):
             cleaned.update(
                 profile_clean_contact(
                     club=self.club,
@@ -180,10 +180,11 @@ class ProfileAdminForm(forms.ModelForm):
                     primary_phone=cleaned.get("primary_phone", ""),
                 )
             )
-        except CrmError as error:
-            field = "primary_phone" if error.details.get("kind") == "phone" else "primary_email"
-            self.add_error(field, error.message)
         return cleaned
+
+
+def _contact_field(error) -> str:
+    return "primary_phone" if error.details.get("kind") == "phone" else "primary_email"
 
 
 class IdentifierInline(ClubScopedAdminMixin, admin.TabularInline):
@@ -389,16 +390,13 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             return None
         form = TagActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            try:
+            with domain_errors_shown(request):
                 tag = tag_get_or_create(club=request.club, name=form.cleaned_data["tag_name"])
                 ids = list(queryset.values_list("pk", flat=True))
                 service = profiles_untag if remove else profiles_tag
                 count = service(club=request.club, profile_ids=ids, tag=tag, actor=request.user)
-            except CrmError as error:
-                self.message_user(request, error.message, messages.ERROR)
-                return None
-            verb = "Removed" if remove else "Added"
-            self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
+                verb = "Removed" if remove else "Added"
+                self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
             return None
         return render(
             request,
@@ -430,12 +428,11 @@ class CustomerProfileAdmin(ClubScopedAdmin):
         if len(ids) != 2:
             self.message_user(request, "Select exactly two profiles to merge.", messages.ERROR)
             return None
-        try:
+        with domain_errors_shown(request) as refusal:
             record = profiles_merge(
                 club=request.club, first_id=ids[0], second_id=ids[1], reason=MergeReason.STAFF, actor=request.user
             )
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        if refusal:
             return None
         if record is None:
             self.message_user(request, "These profiles are already one profile.", messages.WARNING)
@@ -578,18 +575,14 @@ class ClubMembershipAdmin(admin.ModelAdmin):
         staff_remove(membership=obj, actor=request.user)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
+        with domain_errors_shown(request):
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):
-        try:
+        with domain_errors_shown(request):
             return super().delete_view(request, object_id, extra_context)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect("../../")
+        return HttpResponseRedirect("../../")
 
 
 def _send_password_setup(request, user):
@@ -1117,10 +1110,9 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         suggestion, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
+        with domain_errors_shown(request) as refusal:
             record = suggestion_accept(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         if record is None:
             self.message_user(request, "These profiles were already one profile; suggestion closed.", messages.INFO)
@@ -1132,10 +1124,9 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         suggestion, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
+        with domain_errors_shown(request) as refusal:
             suggestion_reject(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         self.message_user(
             request,
@@ -1147,10 +1138,10 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
     def _decide_many(self, request, queryset, service, verb: str) -> None:
         done, failures = 0, []
         for suggestion_id in queryset.order_by("-score", "pk").values_list("pk", flat=True):
-            try:
+            with domain_errors_shown() as refusal:
                 service(club=request.club, suggestion_id=suggestion_id, actor=request.user)
-            except CrmError as error:
-                failures.append(f"#{suggestion_id}: {error.message}")
+            if refusal:
+                failures.append(f"#{suggestion_id}: {refusal.error.message}")
             else:
                 done += 1
         self._report_many(request, done, verb, failures)
@@ -1267,11 +1258,8 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         record, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
+        with domain_errors_shown(request):
             merge_undo(club=request.club, record_id=record.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-        else:
             self.message_user(
                 request,
                 f"Unmerged: #{record.merged_id} and #{record.survivor_id} are two profiles again.",
@@ -1284,10 +1272,10 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         # Newest first: a profile merged twice is unwound in the reverse order of its merges.
         done, failures = 0, []
         for record_id in queryset.order_by("-created_at", "-pk").values_list("pk", flat=True):
-            try:
+            with domain_errors_shown() as refusal:
                 merge_undo(club=request.club, record_id=record_id, actor=request.user)
-            except CrmError as error:
-                failures.append(f"#{record_id}: {error.message}")
+            if refusal:
+                failures.append(f"#{record_id}: {refusal.error.message}")
             else:
                 done += 1
         self._report_many(request, done, "Undid", failures)

@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from crm.kernel.errors import DomainError
+
 
 class CrmErrorCode(StrEnum):
     INVALID_IDENTIFIER = "invalid_identifier"
@@ -13,14 +15,8 @@ class CrmErrorCode(StrEnum):
     MERGE_REFUSED = "merge_refused"
     NOT_FOUND = "not_found"
     INVALID_IMPORT = "invalid_import"
-    INVALID_RULE = "invalid_rule"
-    INVALID_SEGMENT = "invalid_segment"
-    SEGMENT_NAME_TAKEN = "segment_name_taken"
 
 
-class CrmError(Exception):
+class CrmError(DomainError):
     def __init__(self, code: CrmErrorCode, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+        super().__init__(code, message, details)

@@ -7,9 +7,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from crm import selectors
-from crm.errors import CrmError
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
+from crm.page_errors import domain_errors_shown
 from crm.permissions import club_page
 from crm.services.audit import client_ip
 from crm.services.clubs import club_switch
@@ -42,11 +42,8 @@ def _dashboard_context(request):
 @require_POST
 @club_page()
 def switch_club(request):
-    try:
+    with domain_errors_shown(request):
         club = club_switch(request=request, club_id=request.POST.get("club", ""))
-    except CrmError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"Now working in {club}.")
     return redirect(request.POST.get("next") or "dashboard")
 

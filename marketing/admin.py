@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import Q
 
 from crm.admin import ClubScopedAdmin
-from crm.errors import CrmError
 from crm.models import Capability, CustomerProfile
+from crm.page_errors import domain_errors_shown
 from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
 from marketing.services.segment_editing import (
@@ -43,13 +43,10 @@ class SegmentAdminForm(forms.ModelForm):
         kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else SegmentKind.DYNAMIC)
         if self.instance.pk and kind != self.instance.kind:
             self.add_error("kind", "A segment's kind can't change; make a new segment instead.")
-        try:
+        with domain_errors_shown(form=self, field="rule"):
             segment_rule_check(
                 self.club, kind=kind, rule=cleaned.get("rule"), segment=self.instance if self.instance.pk else None
             )
-        except CrmError as error:
-            problems = [f"{item['path']}: {item['message']}" for item in error.details.get("errors", [])]
-            self.add_error("rule", [error.message, *problems])
         name = " ".join((cleaned.get("name") or "").split())
         taken = Segment.objects.for_club(self.club).filter(name__iexact=name).exclude(pk=self.instance.pk)
         if name and taken.exists():
@@ -131,12 +128,9 @@ class SegmentAdmin(ClubScopedAdmin):
     @admin.action(description="Refresh selected segments now")
     def refresh_now(self, request, queryset):
         for segment in queryset.filter(kind=SegmentKind.DYNAMIC):
-            try:
+            with domain_errors_shown(request, prefix=f"{segment.name}: "):
                 result = segment_refresh(club=request.club, segment=segment)
-            except CrmError as error:
-                messages.error(request, f"{segment.name}: {error.message}")
-                continue
-            messages.success(request, f"{segment.name}: {result.summary()}.")
+                messages.success(request, f"{segment.name}: {result.summary()}.")
 
     @admin.action(description="Sync selected segments to Messaging now")
     def sync_now(self, request, queryset):

@@ -13,7 +13,6 @@ from crm.api.auth import ClubApiView, request_actor, request_scopes
 from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
-from crm.errors import CrmError
 from crm.models import Activity, CustomerProfile, Tag
 from crm.selectors import (
     InvalidCursor,
@@ -209,15 +208,12 @@ class ProfileDetailView(ClubApiView):
         serializer = ProfileUpdateSerializer(profile, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
-        try:
-            values.update(
-                profile_clean_contact(
-                    club=self.club,
-                    **{name: values[name] for name in ("primary_email", "primary_phone") if name in values},
-                )
+        values.update(
+            profile_clean_contact(
+                club=self.club,
+                **{name: values[name] for name in ("primary_email", "primary_phone") if name in values},
             )
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        )
         for name, value in values.items():
             setattr(profile, name, value)
         profile_save_by_staff(

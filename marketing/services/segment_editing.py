@@ -15,6 +15,7 @@ from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
 from crm.signals import profiles_changed_after_commit
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
 from marketing.services.segments import segments_lock
@@ -39,7 +40,9 @@ def segment_create(
     """A new segment. A dynamic one's members are filled by the refresh queued after commit."""
     name = _clean_name(name)
     if kind not in SegmentKind.values:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}."
+        )
     with transaction.atomic():
         segments_lock(club, segment_references(rule))
         segment_rule_check(club, kind=kind, rule=rule, segment=None)
@@ -67,10 +70,12 @@ def segment_update(
     """Change name, description, rule or the sync flag; a changed rule refreshes after commit."""
     allowed = {"name", "description", "rule", "sync_to_messaging"}
     if unknown := set(changes) - allowed - {"kind"}:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"These can't be changed: {', '.join(sorted(unknown))}.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"These can't be changed: {', '.join(sorted(unknown))}."
+        )
     if "kind" in changes and changes["kind"] != segment.kind:
-        raise CrmError(
-            CrmErrorCode.INVALID_SEGMENT,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT,
             "A segment's kind can't change; make a new segment instead.",
             {"kind": segment.kind},
         )
@@ -112,8 +117,8 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
         # (and is seen below) or waits and then finds the segment gone.
         segments_lock(club, {segment.pk})
         if users := segments_built_on(club=club, segment=segment):
-            raise CrmError(
-                CrmErrorCode.INVALID_SEGMENT,
+            raise MarketingError(
+                MarketingErrorCode.INVALID_SEGMENT,
                 f"Other segments build on this one: {', '.join(users)}. Change them first.",
                 {"used_by": users},
             )
@@ -183,18 +188,18 @@ def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str
 
 
 def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: Segment | None = None) -> None:
-    """Refuses (CrmError invalid_rule, every problem with its path) a rule that is malformed, refers
+    """Refuses (MarketingError invalid_rule, every problem with its path) a rule that is malformed, refers
     to a segment this club lacks, or would lead back to `segment`."""
     if kind == SegmentKind.STATIC:
         if rule not in (None, {}):
-            raise CrmError(CrmErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
+            raise MarketingError(MarketingErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
         return
     if rule is None:
-        raise CrmError(CrmErrorCode.INVALID_RULE, "A dynamic segment needs a rule.", {"errors": []})
+        raise MarketingError(MarketingErrorCode.INVALID_RULE, "A dynamic segment needs a rule.", {"errors": []})
     errors = rule_validate(rule)
     if errors:
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
             f"The rule has {len(errors)} problem(s).",
             {"errors": [{"path": error.path, "message": error.message} for error in errors]},
         )
@@ -208,12 +213,14 @@ def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: 
         if "segment" in node and node["segment"] not in rules
     ]
     if missing:
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE, "The rule refers to segments that don't exist in this club.", {"errors": missing}
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
+            "The rule refers to segments that don't exist in this club.",
+            {"errors": missing},
         )
     if segment is not None and _leads_back(segment.pk, referenced, rules):
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
             "The rule would make this segment depend on itself.",
             {"errors": [{"path": "$", "message": "Segment references form a cycle back to this segment."}]},
         )
@@ -241,9 +248,9 @@ def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
     try:
         ids = sorted({int(pk) for pk in profile_ids})
     except (TypeError, ValueError) as error:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, "Profile ids are whole numbers.") from error
+        raise MarketingError(MarketingErrorCode.INVALID_SEGMENT, "Profile ids are whole numbers.") from error
     if not ids or len(ids) > MAX_HAND_PICKED:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
+        raise MarketingError(MarketingErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
     return ids
 
 
@@ -287,7 +294,9 @@ def _require_own(club, segment) -> None:
 def _clean_name(name) -> str:
     name = " ".join(str(name or "").split())
     if not name or len(name) > MAX_NAME:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"A segment name needs 1–{MAX_NAME} characters.", {"name": name})
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"A segment name needs 1–{MAX_NAME} characters.", {"name": name}
+        )
     return name
 
 
@@ -299,5 +308,7 @@ def _check_name_free(club, name: str, *, exclude) -> None:
         raise _name_taken(name)
 
 
-def _name_taken(name: str) -> CrmError:
-    return CrmError(CrmErrorCode.SEGMENT_NAME_TAKEN, f"There is already a segment called '{name}'.", {"name": name})
+def _name_taken(name: str) -> MarketingError:
+    return MarketingError(
+        MarketingErrorCode.SEGMENT_NAME_TAKEN, f"There is already a segment called '{name}'.", {"name": name}
+    )
