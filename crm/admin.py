@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from crm import selectors
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.kernel.actor import Actor
 from crm.models import (
     INBOUND_EVENT_FIELDS,
     Activity,
@@ -42,7 +43,6 @@ from crm.models import (
 from crm.models.clubs import role_allows
 from crm.page_errors import domain_errors_shown
 from crm.services.api_keys import api_key_create, api_key_revoke
-from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
 from crm.services.merges import live_profile_id, merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
@@ -325,7 +325,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = [name for name in form.changed_data if name in STAFF_EDITABLE_FIELDS]
-        profile_save_by_staff(club=request.club, profile=obj, changed_fields=changed, actor=request.user)
+        profile_save_by_staff(club=request.club, profile=obj, changed_fields=changed, actor=Actor.from_request(request))
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Note:
@@ -348,7 +348,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                 note = note_edit(
                     club=request.club,
                     note=note_form.instance,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     body=data["body"],
                     is_pinned=data["is_pinned"],
                 )
@@ -365,7 +365,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
         for note_form in formset.deleted_forms:
             if note_form.instance.pk:
                 formset.deleted_objects.append(note_form.instance)
-                note_delete(club=request.club, note=note_form.instance, actor=request.user)
+                note_delete(club=request.club, note=note_form.instance, actor=Actor.from_request(request))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -394,7 +394,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                 tag = tag_get_or_create(club=request.club, name=form.cleaned_data["tag_name"])
                 ids = list(queryset.values_list("pk", flat=True))
                 service = profiles_untag if remove else profiles_tag
-                count = service(club=request.club, profile_ids=ids, tag=tag, actor=request.user)
+                count = service(club=request.club, profile_ids=ids, tag=tag, actor=Actor.from_request(request))
                 verb = "Removed" if remove else "Added"
                 self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
             return None
@@ -430,7 +430,11 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             return None
         with domain_errors_shown(request) as refusal:
             record = profiles_merge(
-                club=request.club, first_id=ids[0], second_id=ids[1], reason=MergeReason.STAFF, actor=request.user
+                club=request.club,
+                actor=Actor.from_request(request),
+                first_id=ids[0],
+                second_id=ids[1],
+                reason=MergeReason.STAFF,
             )
         if refusal:
             return None
@@ -446,7 +450,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             self.message_user(request, "Your role cannot export personal data.", messages.ERROR)
             return None
         lines = profiles_export_csv(
-            club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request)
+            club=request.club, queryset=queryset, actor=Actor.from_request(request)
         )
         response = StreamingHttpResponse(lines, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
@@ -557,13 +561,13 @@ class ClubMembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            staff_change_role(membership=obj, role=form.cleaned_data["role"], actor=request.user)
+            staff_change_role(membership=obj, role=form.cleaned_data["role"], actor=Actor.from_request(request))
             return
         membership, created = staff_invite(
             club=request.club,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            actor=request.user,
+            actor=Actor.from_request(request),
         )
         # The admin logs and redirects using `obj`; make it the row the service created.
         obj.pk, obj.user, obj.club, obj.role = membership.pk, membership.user, membership.club, membership.role
@@ -572,7 +576,7 @@ class ClubMembershipAdmin(admin.ModelAdmin):
             _send_password_setup(request, membership.user)
 
     def delete_model(self, request, obj):
-        staff_remove(membership=obj, actor=request.user)
+        staff_remove(membership=obj, actor=Actor.from_request(request))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with domain_errors_shown(request):
@@ -720,7 +724,7 @@ class InboundEventAdmin(ClubScopedAdmin):
     @admin.action(description="Replay selected events (after a fix)")
     def replay_selected(self, request, queryset):
         result = events_replay(
-            club=request.club, event_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+            club=request.club, event_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.from_request(request)
         )
         self.message_user(
             request,
@@ -784,7 +788,7 @@ class ApiKeyAdmin(ClubScopedAdmin):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data.get("expires_at"),
-            actor=request.user,
+            actor=Actor.from_request(request),
         )
         obj.pk, obj.club, obj.prefix, obj.hashed_key, obj.scopes = (
             key.pk,
@@ -800,7 +804,7 @@ class ApiKeyAdmin(ClubScopedAdmin):
     def revoke_selected(self, request, queryset):
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
-            api_key_revoke(club=request.club, key=key, actor=request.user)
+            api_key_revoke(club=request.club, key=key, actor=Actor.from_request(request))
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
 
 
@@ -832,7 +836,10 @@ class EventSigningSecretAdmin(ClubScopedAdmin):
             super().save_model(request, obj, form, change)
             return
         secret, value = signing_secret_create(
-            club=request.club, source=form.cleaned_data["source"], label=form.cleaned_data["label"], actor=request.user
+            club=request.club,
+            actor=Actor.from_request(request),
+            source=form.cleaned_data["source"],
+            label=form.cleaned_data["label"],
         )
         obj.pk, obj.club, obj.secret = secret.pk, secret.club, secret.secret
         obj._state.adding = False
@@ -1111,7 +1118,8 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         if response:
             return response
         with domain_errors_shown(request) as refusal:
-            record = suggestion_accept(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
+            actor = Actor.from_request(request)
+            record = suggestion_accept(club=request.club, actor=actor, suggestion_id=suggestion.pk)
         if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         if record is None:
@@ -1125,7 +1133,7 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         if response:
             return response
         with domain_errors_shown(request) as refusal:
-            suggestion_reject(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
+            suggestion_reject(club=request.club, suggestion_id=suggestion.pk, actor=Actor.from_request(request))
         if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         self.message_user(
@@ -1139,7 +1147,7 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         done, failures = 0, []
         for suggestion_id in queryset.order_by("-score", "pk").values_list("pk", flat=True):
             with domain_errors_shown() as refusal:
-                service(club=request.club, suggestion_id=suggestion_id, actor=request.user)
+                service(club=request.club, suggestion_id=suggestion_id, actor=Actor.from_request(request))
             if refusal:
                 failures.append(f"#{suggestion_id}: {refusal.error.message}")
             else:
@@ -1259,7 +1267,7 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         if response:
             return response
         with domain_errors_shown(request):
-            merge_undo(club=request.club, record_id=record.pk, actor=request.user)
+            merge_undo(club=request.club, record_id=record.pk, actor=Actor.from_request(request))
             self.message_user(
                 request,
                 f"Unmerged: #{record.merged_id} and #{record.survivor_id} are two profiles again.",
@@ -1273,7 +1281,7 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         done, failures = 0, []
         for record_id in queryset.order_by("-created_at", "-pk").values_list("pk", flat=True):
             with domain_errors_shown() as refusal:
-                merge_undo(club=request.club, record_id=record_id, actor=request.user)
+                merge_undo(club=request.club, record_id=record_id, actor=Actor.from_request(request))
             if refusal:
                 failures.append(f"#{record_id}: {refusal.error.message}")
             else:

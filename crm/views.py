@@ -7,11 +7,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from crm import selectors
+from crm.kernel.actor import Actor
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
 from crm.page_errors import domain_errors_shown
 from crm.permissions import club_page
-from crm.services.audit import client_ip
 from crm.services.clubs import club_switch
 from crm.services.exports import profiles_export_csv
 from crm.tenancy import get_object_in_club_or_404
@@ -82,7 +82,7 @@ def profile_export(request):
     """Exports exactly the rows the list shows for the same query string (all pages)."""
     filters = selectors.ProfileFilters.from_query(request.GET)
     queryset = selectors.profile_filtered_queryset(club=request.club, filters=filters)
-    lines = profiles_export_csv(club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request))
+    lines = profiles_export_csv(club=request.club, queryset=queryset, actor=Actor.from_request(request))
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
     return response

@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import Q
 
 from crm.admin import ClubScopedAdmin
+from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
 from crm.page_errors import domain_errors_shown
-from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,
@@ -91,13 +91,13 @@ class SegmentAdmin(ClubScopedAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        data, ip = form.cleaned_data, client_ip(request)
+        data = form.cleaned_data
         details = {name: data.get(name) for name in ("name", "description", "rule", "sync_to_messaging")}
         if change:
-            saved = segment_update(club=request.club, actor=request.user, segment=obj, ip_address=ip, **details)
+            saved = segment_update(club=request.club, actor=Actor.from_request(request), segment=obj, **details)
         else:
             saved = segment_create(
-                club=request.club, actor=request.user, kind=data.get("kind") or SegmentKind.DYNAMIC, ip_address=ip,
+                club=request.club, actor=Actor.from_request(request), kind=data.get("kind") or SegmentKind.DYNAMIC,
                 **details,
             )
         obj.pk, obj.club = saved.pk, saved.club
@@ -105,7 +105,7 @@ class SegmentAdmin(ClubScopedAdmin):
         for name, change_members in hand_picking:
             if data.get(name):
                 result = change_members(
-                    club=request.club, actor=request.user, segment=saved, profile_ids=data[name], ip_address=ip
+                    club=request.club, actor=Actor.from_request(request), segment=saved, profile_ids=data[name]
                 )
                 messages.info(request, f"{result.summary()}.")
 
@@ -119,7 +119,7 @@ class SegmentAdmin(ClubScopedAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
-        segment_delete(club=request.club, actor=request.user, segment=obj, ip_address=client_ip(request))
+        segment_delete(club=request.club, actor=Actor.from_request(request), segment=obj)
 
     def delete_queryset(self, request, queryset):
         for segment in queryset:

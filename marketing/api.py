@@ -9,12 +9,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.api.auth import ClubApiView, request_scopes
 from crm.api.errors import invalid_fields, query_int
 from crm.api.schema import errors
+from crm.kernel.actor import Actor
 from crm.models import ApiScope, CustomerProfile
 from crm.selectors import InvalidCursor
-from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_members_page
@@ -149,7 +149,7 @@ class SegmentListView(SegmentApiView):
         serializer = SegmentWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         segment = segment_create(
-            club=self.club, actor=request_actor(request), ip_address=client_ip(request), **serializer.validated_data
+            club=self.club, actor=Actor.from_request(request), **serializer.validated_data
         )
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
@@ -171,7 +171,7 @@ class SegmentDetailView(SegmentApiView):
         serializer = SegmentWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         segment = segment_update(
-            club=self.club, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+            club=self.club, actor=Actor.from_request(request), segment=segment,
             **serializer.validated_data,
         )
         return Response(SegmentSerializer(segment).data)
@@ -179,7 +179,7 @@ class SegmentDetailView(SegmentApiView):
     @extend_schema(operation_id="segments_delete", responses={204: None, **errors(400, 401, 403, 404, 429)})
     def delete(self, request, segment_id: int):
         segment = self._segment(segment_id)
-        segment_delete(club=self.club, actor=request_actor(request), segment=segment, ip_address=client_ip(request))
+        segment_delete(club=self.club, actor=Actor.from_request(request), segment=segment)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -280,7 +280,7 @@ class SegmentMembersChangeView(SegmentApiView):
         serializer.is_valid(raise_exception=True)
         change = segment_members_remove if self.remove else segment_members_add
         result = change(
-            club=self.club, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+            club=self.club, actor=Actor.from_request(request), segment=segment,
             profile_ids=serializer.validated_data["profile_ids"],
         )
         return Response({"changed": result.changed, "member_count": result.member_count})

@@ -9,11 +9,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm import selectors
+from crm.kernel.actor import Actor
 from crm.models import Capability
 from crm.models.clubs import role_allows
 from crm.page_errors import domain_errors_shown
 from crm.permissions import club_page
-from crm.services.audit import client_ip
 from crm.tenancy import get_object_in_club_or_404
 from marketing import builder
 from marketing.models import Segment, SegmentKind
@@ -54,7 +54,7 @@ def segment_new(request):
         tree = builder.nodes_from_form(request.POST)
         with domain_errors_shown() as refusal:
             segment = segment_create(
-                club=request.club, actor=request.user, ip_address=client_ip(request), kind=kind,
+                club=request.club, actor=Actor.from_request(request), kind=kind,
                 rule=builder.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
                 **_details_from_form(request.POST),
             )
@@ -76,7 +76,7 @@ def segment_detail(request, segment_id: int):
             changes["rule"] = builder.rule_from_nodes(tree)
         with domain_errors_shown() as refusal:
             saved = segment_update(
-                club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request), **changes
+                club=request.club, actor=Actor.from_request(request), segment=segment, **changes
             )
             messages.success(request, f"Saved '{saved.name}'.")
             return redirect("segment_detail", segment_id=saved.pk)
@@ -226,7 +226,7 @@ def segment_sync_now(request, segment_id: int):
 def segment_delete_view(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     with domain_errors_shown(request):
-        segment_delete(club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request))
+        segment_delete(club=request.club, actor=Actor.from_request(request), segment=segment)
         messages.success(request, f"Deleted '{segment.name}'.")
         return redirect("segments")
     return redirect("segment_detail", segment_id=segment.pk)
@@ -256,7 +256,7 @@ def _members_context(request, segment, *, cursor) -> dict:
 def segment_export(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     lines = segment_members_export_csv(
-        club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request)
+        club=request.club, actor=Actor.from_request(request), segment=segment
     )
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-{request.club.slug}.csv"'
@@ -272,7 +272,7 @@ def segment_members_change(request, segment_id: int):
     change = segment_members_remove if remove else segment_members_add
     with domain_errors_shown(request):
         result = change(
-            club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request),
+            club=request.club, actor=Actor.from_request(request), segment=segment,
             profile_ids=request.POST.getlist("profile_id"),
         )
         messages.success(request, f"{'Removed' if remove else 'Added'}: {result.summary()}.")

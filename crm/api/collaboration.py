@@ -4,9 +4,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor
+from crm.api.auth import ClubApiView
 from crm.api.errors import ApiError
 from crm.api.schema import errors
+from crm.kernel.actor import Actor
 from crm.models import ApiScope, CustomerProfile, MergeRecord, MergeSuggestion, Note, Tag
 from crm.services.merges import merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
@@ -42,7 +43,7 @@ class ProfileNotesView(ClubApiView):
         profile = self._profile(profile_id)
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        note = note_add(club=self.club, profile=profile, author=request_actor(request), **serializer.validated_data)
+        note = note_add(club=self.club, profile=profile, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -59,12 +60,12 @@ class NoteDetailView(ClubApiView):
         note = self._note(profile_id, note_id)
         serializer = NoteSerializer(note, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        note = note_edit(club=self.club, note=note, actor=request_actor(request), **serializer.validated_data)
+        note = note_edit(club=self.club, note=note, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(NoteSerializer(note).data)
 
     @extend_schema(operation_id="notes_delete", responses={204: None, **errors(401, 403, 404)})
     def delete(self, request, profile_id: int, note_id: int):
-        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=request_actor(request))
+        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -103,7 +104,7 @@ class TagBulkView(ClubApiView):
         data = serializer.validated_data
         tag = tag_get_or_create(club=self.club, name=data["tag"])
         change = profiles_untag if self.remove else profiles_tag
-        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=request_actor(request))
+        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=Actor.from_request(request))
         return Response({"changed": changed})
 
 
@@ -138,7 +139,7 @@ class ProfileMergeView(ClubApiView):
         for pk in ids:
             get_object_in_club_or_404(CustomerProfile, self.club, pk=pk)
         record = profiles_merge(
-            club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=request_actor(request)
+            club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=Actor.from_request(request)
         )
         return Response(MergeSerializer(record).data, status=status.HTTP_201_CREATED)
 
@@ -151,7 +152,7 @@ class MergeUndoView(ClubApiView):
     )
     def post(self, request, merge_id: int):
         get_object_in_club_or_404(MergeRecord, self.club, pk=merge_id)
-        record = merge_undo(club=self.club, record_id=merge_id, actor=request_actor(request))
+        record = merge_undo(club=self.club, record_id=merge_id, actor=Actor.from_request(request))
         return Response(MergeSerializer(record).data)
 
 
@@ -171,5 +172,5 @@ class SuggestionDecisionView(ClubApiView):
     def post(self, request, suggestion_id: int):
         get_object_in_club_or_404(MergeSuggestion, self.club, pk=suggestion_id)
         decide = suggestion_accept if self.accept else suggestion_reject
-        decide(club=self.club, suggestion_id=suggestion_id, actor=request_actor(request))
+        decide(club=self.club, suggestion_id=suggestion_id, actor=Actor.from_request(request))
         return Response(SuggestionSerializer(MergeSuggestion.objects.for_club(self.club).get(pk=suggestion_id)).data)

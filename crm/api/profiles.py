@@ -9,10 +9,11 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.api.auth import ClubApiView, request_scopes
 from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
+from crm.kernel.actor import Actor
 from crm.models import Activity, CustomerProfile, Tag
 from crm.selectors import (
     InvalidCursor,
@@ -217,7 +218,7 @@ class ProfileDetailView(ClubApiView):
         for name, value in values.items():
             setattr(profile, name, value)
         profile_save_by_staff(
-            club=self.club, profile=profile, changed_fields=list(values), actor=request_actor(request)
+            club=self.club, profile=profile, changed_fields=list(values), actor=Actor.from_request(request)
         )
         return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
 

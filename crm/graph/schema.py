@@ -388,7 +388,7 @@ class Query(graphene.ObjectType):
 
 
 def _actor(info):
-    return info.context.api_actor  # the staff member, or None for an API key
+    return info.context.actor  # the staff member or the API key, set by the GraphQL view
 
 
 def _profile_in_club(info, profile_id) -> CustomerProfile:
@@ -428,7 +428,7 @@ class AddNote(graphene.Mutation):
         require_scope(info, ApiScope.PROFILES_WRITE)
         profile = _profile_in_club(info, profile_id)
         data = _validated(NoteSerializer, {"body": body, "is_pinned": is_pinned})
-        note = note_add(club=info.context.club, profile=profile, author=_actor(info), **data)
+        note = note_add(club=info.context.club, profile=profile, actor=_actor(info), **data)
         return AddNote(note=note)
 
 

@@ -24,8 +24,9 @@ from graphql import (
 )
 
 from config.graphql_schema import schema
-from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.api.auth import ClubApiView, request_scopes
 from crm.graph.validation import depth_limit_rule
+from crm.kernel.actor import Actor
 from crm.kernel.errors import DomainError
 from crm.models import ApiScope
 
@@ -117,7 +118,7 @@ class GraphQLApiView(ClubApiView):
         django_request = request._request
         django_request.api_scopes = request_scopes(request)
         django_request.api_key = request.auth if hasattr(request.auth, "prefix") else None
-        django_request.api_actor = request_actor(request)
+        django_request.actor = Actor.from_request(request)
         return execute_graphql(django_request)
 
 

@@ -3,6 +3,7 @@ import secrets
 from django.db import transaction
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, Club, ClubMembership, Role, User
 from crm.services.audit import audit_record
 from crm.tenancy import SESSION_CLUB_KEY
@@ -19,7 +20,8 @@ def club_switch(*, request, club_id) -> Club:
     if club is None:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "You have no role at that club.")
     request.session[SESSION_CLUB_KEY] = club.pk
-    audit_record(club=club, actor=user, action=AuditAction.CLUB_SWITCH, target=club, summary=f"Switched to {club}")
+    actor = Actor.from_request(request)
+    audit_record(club=club, actor=actor, action=AuditAction.CLUB_SWITCH, target=club, summary=f"Switched to {club}")
     return club
 
 

@@ -554,12 +554,13 @@ def demo_club_seed(*, club, profiles: int, seed: int = 7, batch_size: int = 500,
 def demo_signing_secret(*, club, source: str) -> str:
     """The seeder's own secret per source, made once and reused (it is readable to the server)."""
     from crm.events.replay import signing_secret_create
+    from crm.kernel.actor import Actor
     from crm.models import EventSigningSecret
 
     existing = EventSigningSecret.objects.for_club(club).filter(source=source, label=DEMO_SECRET_LABEL, is_active=True)
     if secret := existing.first():
         return secret.secret
-    _, value = signing_secret_create(club=club, source=source, label=DEMO_SECRET_LABEL, actor=None)
+    _, value = signing_secret_create(club=club, source=source, label=DEMO_SECRET_LABEL, actor=Actor.system())
     return value
 
 

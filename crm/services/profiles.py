@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError
 from crm.events.survivorship import stamp
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, IdentifierKind
 from crm.services.audit import audit_record
 from crm.services.identifiers import identifier_attach, identifier_normalise
@@ -65,7 +66,7 @@ def profile_clean_contact(*, club, primary_email: str = "", primary_phone: str =
 
 
 @transaction.atomic
-def profile_save_by_staff(*, club, profile: CustomerProfile, changed_fields, actor) -> CustomerProfile:
+def profile_save_by_staff(*, club, actor: Actor, profile: CustomerProfile, changed_fields) -> CustomerProfile:
     """Save a staff edit (new profile or changed fields) with survivorship bookkeeping.
 
     A staff edit outranks every source (SPEC 4), so each changed field is stamped with source

@@ -1,6 +1,7 @@
 from django.db import transaction
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
 from crm.services.audit import audit_record
 
@@ -16,7 +17,7 @@ def tag_get_or_create(*, club, name: str) -> Tag:
     return tag
 
 
-def profiles_tag(*, club, profile_ids, tag: Tag, actor) -> int:
+def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
     """Tag many profiles in one INSERT; profiles already tagged are left alone. Returns rows added.
 
     Ids from outside are re-read inside the club, so another club's ids are silently dropped.
@@ -29,7 +30,7 @@ def profiles_tag(*, club, profile_ids, tag: Tag, actor) -> int:
             ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=ids).values_list("profile_id", flat=True)
         )
         rows = [
-            ProfileTag(club=club, profile_id=profile_id, tag=tag, added_by=actor)
+            ProfileTag(club=club, profile_id=profile_id, tag=tag, added_by=actor.user)
             for profile_id in ids
             if profile_id not in already
         ]
@@ -45,7 +46,7 @@ def profiles_tag(*, club, profile_ids, tag: Tag, actor) -> int:
     return len(rows)
 
 
-def profiles_untag(*, club, profile_ids, tag: Tag, actor) -> int:
+def profiles_untag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
     if tag.club_id != club.pk:
         raise CrmError(CrmErrorCode.INVALID_TAG, "That tag belongs to another club.")
     with transaction.atomic():

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
@@ -34,8 +35,8 @@ class MembersChange:
 
 
 def segment_create(
-    *, club, actor, name: str, kind: str = SegmentKind.DYNAMIC, rule=None, description: str = "",
-    sync_to_messaging: bool = False, ip_address: str | None = None,
+    *, club, actor: Actor, name: str, kind: str = SegmentKind.DYNAMIC, rule=None, description: str = "",
+    sync_to_messaging: bool = False,
 ) -> Segment:
     """A new segment. A dynamic one's members are filled by the refresh queued after commit."""
     name = _clean_name(name)
@@ -52,20 +53,20 @@ def segment_create(
                 segment = Segment.objects.create(
                     club=club, name=name, kind=kind, rule=rule if kind == SegmentKind.DYNAMIC else None,
                     description=description or "", sync_to_messaging=sync_to_messaging,
-                    created_by=actor if actor is not None and actor.is_authenticated else None,
+                    created_by=actor.user,
                 )
         except IntegrityError as error:  # a concurrent create of the same name won the race
             raise _name_taken(name) from error
         audit_record(
             club=club, actor=actor, action=AuditAction.SEGMENT_CREATE, target=segment,
-            summary=f"Created {kind} segment '{name}'", details={"rule": segment.rule}, ip_address=ip_address,
+            summary=f"Created {kind} segment '{name}'", details={"rule": segment.rule},
         )
         _refresh_after_commit(segment)
     return segment
 
 
 def segment_update(
-    *, club, actor, segment: Segment, ip_address: str | None = None, **changes
+    *, club, actor: Actor, segment: Segment, **changes
 ) -> Segment:
     """Change name, description, rule or the sync flag; a changed rule refreshes after commit."""
     allowed = {"name", "description", "rule", "sync_to_messaging"}
@@ -102,14 +103,13 @@ def segment_update(
             club=club, actor=actor, action=AuditAction.SEGMENT_UPDATE, target=locked,
             summary=f"Edited segment '{locked.name}'" + (f" ({', '.join(changed)})" if changed else ""),
             details={"changed": changed, "before": {field: before[field] for field in changed}},
-            ip_address=ip_address,
         )
         if "rule" in changed:
             _refresh_after_commit(locked)
     return locked
 
 
-def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = None) -> None:
+def segment_delete(*, club, actor: Actor, segment: Segment) -> None:
     """Delete a segment and its membership; refused while another segment's rule refers to it."""
     _require_own(club, segment)
     with transaction.atomic():
@@ -125,7 +125,7 @@ def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = No
         audit_record(
             club=club, actor=actor, action=AuditAction.SEGMENT_DELETE, target=segment,
             summary=f"Deleted segment '{segment.name}' ({segment.member_count} members)",
-            details={"rule": segment.rule, "kind": segment.kind}, ip_address=ip_address,
+            details={"rule": segment.rule, "kind": segment.kind},
         )
         Segment.objects.for_club(club).filter(pk=segment.pk).delete()
 
@@ -137,7 +137,7 @@ def segments_built_on(*, club, segment: Segment) -> list[str]:
 
 
 def segment_members_add(
-    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+    *, club, actor: Actor, segment: Segment, profile_ids
 ) -> MembersChange:
     """Hand-pick profiles into a static segment (ids of other clubs or merged-away profiles are
     dropped); each newcomer gets an `entered` change, like a rule refresh would record."""
@@ -159,11 +159,11 @@ def segment_members_add(
             [SegmentMember(club=club, segment=segment, profile_id=pk, entered_at=now) for pk in newcomers],
             batch_size=1000,
         )
-        return _members_changed(club, actor, segment, newcomers, SegmentChangeKind.ENTERED, now, ip_address)
+        return _members_changed(club, actor, segment, newcomers, SegmentChangeKind.ENTERED, now)
 
 
 def segment_members_remove(
-    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+    *, club, actor: Actor, segment: Segment, profile_ids
 ) -> MembersChange:
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
@@ -172,17 +172,17 @@ def segment_members_remove(
         leaving = SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=ids)
         leavers = sorted(leaving.values_list("profile_id", flat=True))
         leaving.delete()
-        return _members_changed(club, actor, segment, leavers, SegmentChangeKind.EXITED, now, ip_address)
+        return _members_changed(club, actor, segment, leavers, SegmentChangeKind.EXITED, now)
 
 
-def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str | None = None):
+def segment_members_export_csv(*, club, actor: Actor, segment: Segment):
     """The segment's members as CSV lines, audited like every export of personal data."""
     _require_own(club, segment)
     members = CustomerProfile.objects.for_club(club).filter(
         pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id")
     )
     return profiles_export_csv(
-        club=club, queryset=members, actor=actor, ip_address=ip_address,
+        club=club, actor=actor, queryset=members,
         source={"segment_id": segment.pk, "segment": segment.name},
     )
 
@@ -254,7 +254,7 @@ def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
     return ids
 
 
-def _members_changed(club, actor, segment, profile_ids, change, now, ip_address) -> MembersChange:
+def _members_changed(club, actor: Actor, segment, profile_ids, change, now) -> MembersChange:
     """After hand-picking: the entered/exited records a refresh would write, the new count, the audit row."""
     SegmentChange.objects.bulk_create(
         [SegmentChange(club=club, segment=segment, profile_id=pk, change=change, at=now) for pk in profile_ids],
@@ -272,7 +272,6 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
         summary=f"{'Added' if entered else 'Removed'} {len(profile_ids)} profile(s) "
         f"{'to' if entered else 'from'} '{segment.name}'",
         details={"profile_ids": list(profile_ids)[:1000]},
-        ip_address=ip_address,
     )
     profiles_changed_after_commit(club, profile_ids)  # segments built on this list follow it for these people
     return MembersChange(len(profile_ids), count)
