@@ -12,6 +12,8 @@ from django.db import connections, models
 from django.http import Http404
 from django.utils import timezone
 
+from crm.errors import CrmError, CrmErrorCode
+
 CLUB_LOOKUPS = frozenset({"club", "club_id", "club__pk", "club__in", "club_id__in", "club__id"})
 
 
@@ -205,3 +207,15 @@ def club_context(request):
         "current_role": getattr(request, "club_role", None),
         "switchable_clubs": clubs_for_user(user=user),
     }
+
+
+def require_in_club(club, *objects) -> None:
+    """Refuse (CrmError not_found) when any of `objects` belongs to another club than `club`.
+
+    The one club check services make on objects handed to them: to someone working in one club,
+    another club's row does not exist, so it answers as missing (SPEC: another club's object
+    answers 404), never as "not permitted", which would confirm that it exists.
+    """
+    for item in objects:
+        if item.club_id != club.pk:
+            raise CrmError(CrmErrorCode.NOT_FOUND, f"No such {item._meta.verbose_name} in this club.")

@@ -5,6 +5,7 @@ from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, Note
 from crm.services.audit import audit_record
+from crm.tenancy import require_in_club
 
 
 def _clean_body(body: str) -> str:
@@ -16,8 +17,7 @@ def _clean_body(body: str) -> str:
 
 @transaction.atomic
 def note_add(*, club, actor: Actor, profile, body: str, is_pinned: bool = False) -> Note:
-    if profile.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That profile belongs to another club.")
+    require_in_club(club, profile)
     body = _clean_body(body)
     note = Note.objects.create(club=club, profile=profile, author=actor.user, body=body, is_pinned=is_pinned)
     audit_record(
@@ -28,8 +28,7 @@ def note_add(*, club, actor: Actor, profile, body: str, is_pinned: bool = False)
 
 @transaction.atomic
 def note_edit(*, club, actor: Actor, note: Note, body: str | None = None, is_pinned: bool | None = None) -> Note:
-    if note.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That note belongs to another club.")
+    require_in_club(club, note)
     if body is not None:
         note.body = _clean_body(body)
         note.edited_at = timezone.now()
@@ -42,8 +41,7 @@ def note_edit(*, club, actor: Actor, note: Note, body: str | None = None, is_pin
 
 @transaction.atomic
 def note_delete(*, club, actor: Actor, note: Note) -> None:
-    if note.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That note belongs to another club.")
+    require_in_club(club, note)
     audit_record(
         club=club,
         actor=actor,

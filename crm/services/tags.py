@@ -4,6 +4,7 @@ from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
 from crm.services.audit import audit_record
+from crm.tenancy import require_in_club
 
 
 def tag_get_or_create(*, club, name: str) -> Tag:
@@ -22,8 +23,7 @@ def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
 
     Ids from outside are re-read inside the club, so another club's ids are silently dropped.
     """
-    if tag.club_id != club.pk:
-        raise CrmError(CrmErrorCode.INVALID_TAG, "That tag belongs to another club.")
+    require_in_club(club, tag)
     ids = list(CustomerProfile.objects.for_club(club).filter(pk__in=list(profile_ids)).values_list("pk", flat=True))
     with transaction.atomic():
         already = set(
@@ -47,8 +47,7 @@ def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
 
 
 def profiles_untag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
-    if tag.club_id != club.pk:
-        raise CrmError(CrmErrorCode.INVALID_TAG, "That tag belongs to another club.")
+    require_in_club(club, tag)
     with transaction.atomic():
         removed, _ = ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=list(profile_ids)).delete()
         audit_record(

@@ -16,6 +16,7 @@ from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
 from crm.signals import profiles_changed_after_commit
+from crm.tenancy import require_in_club
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
@@ -80,7 +81,7 @@ def segment_update(
             "A segment's kind can't change; make a new segment instead.",
             {"kind": segment.kind},
         )
-    _require_own(club, segment)
+    require_in_club(club, segment)
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
     with transaction.atomic():
@@ -111,7 +112,7 @@ def segment_update(
 
 def segment_delete(*, club, actor: Actor, segment: Segment) -> None:
     """Delete a segment and its membership; refused while another segment's rule refers to it."""
-    _require_own(club, segment)
+    require_in_club(club, segment)
     with transaction.atomic():
         # Locked first, so an edit that starts referring to this segment either finishes before
         # (and is seen below) or waits and then finds the segment gone.
@@ -177,7 +178,7 @@ def segment_members_remove(
 
 def segment_members_export_csv(*, club, actor: Actor, segment: Segment):
     """The segment's members as CSV lines, audited like every export of personal data."""
-    _require_own(club, segment)
+    require_in_club(club, segment)
     members = CustomerProfile.objects.for_club(club).filter(
         pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id")
     )
@@ -240,7 +241,7 @@ def _leads_back(start: int, referenced: set[int], rules: dict) -> bool:
 
 
 def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
-    _require_own(club, segment)
+    require_in_club(club, segment)
     if segment.kind != SegmentKind.STATIC:
         raise CrmError(
             CrmErrorCode.NOT_PERMITTED, "Profiles are added to a rule-based segment by its rule, not by hand."
@@ -283,11 +284,6 @@ def _refresh_after_commit(segment: Segment) -> None:
     from marketing.tasks import refresh_segment
 
     transaction.on_commit(lambda: refresh_segment.delay(segment.club_id, segment.pk), robust=True)
-
-
-def _require_own(club, segment) -> None:
-    if segment.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_FOUND, "No such segment in this club.")
 
 
 def _clean_name(name) -> str:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.errors import DomainError
+from crm.tenancy import require_in_club
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
 from marketing.services.rules.explain import rule_explain
@@ -74,8 +75,7 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
     """Bring the membership up to date: all of it, or only for `profile_ids` (profiles that new
     events touched), which costs in proportion to those profiles rather than to the club. A stored
     rule that no longer validates (a field since removed) is refused as MarketingError invalid_rule."""
-    if segment.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
+    require_in_club(club, segment)
     if segment.kind != SegmentKind.DYNAMIC:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only rule-based segments are refreshed; add or remove by hand.")
     now = now or timezone.now()

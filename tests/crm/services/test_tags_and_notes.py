@@ -66,7 +66,8 @@ def test_empty_note_is_refused(club_a, profile_a):
     assert not profile_a.notes.exists()
 
 
-def test_note_on_another_clubs_profile_is_refused(club_a, club_b, profile_a):
-    with pytest.raises(CrmError):
+def test_note_on_another_clubs_profile_is_not_found(club_a, club_b, profile_a):
+    with pytest.raises(CrmError) as error:
         note_add(club=club_b, profile=profile_a, actor=Actor.system(), body="sneaky")
+    assert error.value.code == CrmErrorCode.NOT_FOUND
     assert not profile_a.notes.exists()
