@@ -325,14 +325,15 @@ class CustomerProfileAdmin(ClubScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = [name for name in form.changed_data if name in STAFF_EDITABLE_FIELDS]
-        profile_save_by_staff(club=request.club, profile=obj, changed_fields=changed, actor=Actor.from_request(request))
+        profile_save_by_staff(club=request.club, actor=Actor.from_request(request), profile=obj, changed_fields=changed)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is ProfileTag:
+            self._save_tag_rows(request, form.instance, formset)
+            return
         if formset.model is not Note:
             for instance in formset.save(commit=False):
                 instance.club = request.club
-                if isinstance(instance, ProfileTag) and instance.added_by_id is None:
-                    instance.added_by = request.user
                 instance.save()
             for instance in formset.deleted_objects:
                 instance.delete()
@@ -357,7 +358,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                 note = note_add(
                     club=request.club,
                     profile=form.instance,
-                    author=request.user,
+                    actor=Actor.from_request(request),
                     body=data["body"],
                     is_pinned=data["is_pinned"],
                 )
@@ -366,6 +367,19 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             if note_form.instance.pk:
                 formset.deleted_objects.append(note_form.instance)
                 note_delete(club=request.club, note=note_form.instance, actor=Actor.from_request(request))
+
+    def _save_tag_rows(self, request, profile, formset) -> None:
+        """The tag rows go through the tag services, like the bulk action (audit, and segments on
+        the tag follow at once); save(commit=False) still fills the change message's bookkeeping."""
+        actor = Actor.from_request(request)
+        instances = formset.save(commit=False)
+        for row in formset.deleted_objects:
+            profiles_untag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=row.tag)
+        for row in instances:
+            if row.pk is not None:  # the row's tag was changed: the old one comes off
+                previous = ProfileTag.objects.for_club(request.club).select_related("tag").get(pk=row.pk).tag
+                profiles_untag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=previous)
+            profiles_tag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=row.tag)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

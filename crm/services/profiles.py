@@ -9,6 +9,7 @@ from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, IdentifierKind
 from crm.services.audit import audit_record
 from crm.services.identifiers import identifier_attach, identifier_normalise
+from crm.signals import profiles_changed_after_commit
 
 # What front-desk staff may edit by hand. Membership (SCL), golf (TeeTime) and consent
 # (Messaging) fields belong to their source systems and are never edited in the CRM.
@@ -71,7 +72,8 @@ def profile_save_by_staff(*, club, actor: Actor, profile: CustomerProfile, chang
 
     A staff edit outranks every source (SPEC 4), so each changed field is stamped with source
     "staff" and the time; contact fields also become identifiers so later events can find the
-    person by them. The audit row lists the fields changed, not their values.
+    person by them. The audit row lists the fields changed, not their values. A new or changed
+    profile is announced after commit (profiles_changed), so segments follow the edit at once.
     """
     changed = [name for name in changed_fields if name in STAFF_EDITABLE_FIELDS]
     is_new = profile.pk is None
@@ -99,4 +101,6 @@ def profile_save_by_staff(*, club, actor: Actor, profile: CustomerProfile, chang
         summary=("Created profile" if is_new else f"Edited {', '.join(changed) or 'nothing'}"),
         details={"fields": changed},
     )
+    if is_new or changed:
+        profiles_changed_after_commit(club, [profile.pk])
     return profile

@@ -4,6 +4,7 @@ from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
 from crm.services.audit import audit_record
+from crm.signals import profiles_changed_after_commit
 from crm.tenancy import require_in_club
 
 
@@ -22,6 +23,8 @@ def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
     """Tag many profiles in one INSERT; profiles already tagged are left alone. Returns rows added.
 
     Ids from outside are re-read inside the club, so another club's ids are silently dropped.
+    The newly tagged profiles are announced after commit (profiles_changed), so segments built on
+    the tag take them in at once rather than at the next sweep.
     """
     require_in_club(club, tag)
     ids = list(CustomerProfile.objects.for_club(club).filter(pk__in=list(profile_ids)).values_list("pk", flat=True))
@@ -35,6 +38,7 @@ def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
             if profile_id not in already
         ]
         ProfileTag.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        profiles_changed_after_commit(club, [row.profile_id for row in rows])
         audit_record(
             club=club,
             actor=actor,
@@ -47,9 +51,14 @@ def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
 
 
 def profiles_untag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
+    """Remove the tag from these profiles; the ones that had it are announced after commit, like
+    `profiles_tag`."""
     require_in_club(club, tag)
     with transaction.atomic():
-        removed, _ = ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=list(profile_ids)).delete()
+        tagged = ProfileTag.objects.for_club(club).filter(tag=tag, profile_id__in=list(profile_ids))
+        untagged_ids = list(tagged.values_list("profile_id", flat=True))
+        removed, _ = tagged.delete()
+        profiles_changed_after_commit(club, untagged_ids)
         audit_record(
             club=club,
             actor=actor,
