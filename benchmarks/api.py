@@ -48,6 +48,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from crm.kernel.actor import Actor  # noqa: E402
 from crm.kernel.pagination import keyset_cursor  # noqa: E402
 from crm.models import Activity, ApiScope, Club  # noqa: E402
 from crm.services.api_keys import api_key_create, api_key_revoke  # noqa: E402
@@ -98,12 +99,12 @@ def main() -> None:
         flush=True,
     )
 
-    key, value = api_key_create(club=club, name="benchmark", scopes=[ApiScope.PROFILES_READ], actor=None)
+    key, value = api_key_create(club=club, name="benchmark", scopes=[ApiScope.PROFILES_READ], actor=Actor.system())
     client = Client(HTTP_AUTHORIZATION=f"Api-Key {value}")
     try:
         rows = measure_rows(client, samples, options.requests, options.long_timeline)
     finally:
-        api_key_revoke(club=club, key=key, actor=None)
+        api_key_revoke(club=club, key=key, actor=Actor.system())
 
     figures = {
         "club": club.slug,

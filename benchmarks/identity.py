@@ -42,6 +42,7 @@ from scratch import scratch_database  # noqa: E402
 from crm.backfill.importer import profiles_import  # noqa: E402
 from crm.demo import story as demo_story  # noqa: E402
 from crm.identity.matching import NICKNAMES  # noqa: E402
+from crm.kernel.actor import Actor  # noqa: E402
 from crm.models import Club, CustomerProfile, MergeSuggestion, ProfileIdentifier  # noqa: E402
 
 EXTRA_FIRST_NAMES_TEXT = """
@@ -201,7 +202,7 @@ def run(records: list[dict], options) -> dict:
             )
     print(f"Importing {len(records):,} records through import_profiles …", flush=True)
     started = time.perf_counter()
-    report = profiles_import(club=club, fmt="za", source=path, on_progress=_progress)
+    report = profiles_import(club=club, actor=Actor.system(), fmt="za", source=path, on_progress=_progress)
     seconds = time.perf_counter() - started
 
     owner = dict(ProfileIdentifier.objects.for_club(club).filter(kind="legacy_id").values_list("value", "profile_id"))

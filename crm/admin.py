@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from crm import selectors
-from crm.errors import CrmError
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import ClubScopedQuerySet
 from crm.models import (
@@ -43,8 +43,8 @@ from crm.models import (
     User,
 )
 from crm.models.clubs import role_allows
+from crm.page_errors import domain_errors_shown
 from crm.services.api_keys import api_key_create, api_key_revoke
-from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
 from crm.services.merges import live_profile_id, merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
@@ -173,7 +173,7 @@ class ProfileAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        try:
+        with domain_errors_shown(form=self, field=_contact_field):
             cleaned.update(
                 profile_clean_contact(
                     club=self.club,
@@ -181,10 +181,11 @@ class ProfileAdminForm(forms.ModelForm):
                     primary_phone=cleaned.get("primary_phone", ""),
                 )
             )
-        except CrmError as error:
-            field = "primary_phone" if error.details.get("kind") == "phone" else "primary_email"
-            self.add_error(field, error.message)
         return cleaned
+
+
+def _contact_field(error) -> str:
+    return "primary_phone" if error.details.get("kind") == "phone" else "primary_email"
 
 
 class IdentifierInline(ClubScopedAdminMixin, admin.TabularInline):
@@ -325,14 +326,15 @@ class CustomerProfileAdmin(ClubScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         changed = [name for name in form.changed_data if name in STAFF_EDITABLE_FIELDS]
-        profile_save_by_staff(club=request.club, profile=obj, changed_fields=changed, actor=request.user)
+        profile_save_by_staff(club=request.club, actor=Actor.from_request(request), profile=obj, changed_fields=changed)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is ProfileTag:
+            self._save_tag_rows(request, form.instance, formset)
+            return
         if formset.model is not Note:
             for instance in formset.save(commit=False):
                 instance.club = request.club
-                if isinstance(instance, ProfileTag) and instance.added_by_id is None:
-                    instance.added_by = request.user
                 instance.save()
             for instance in formset.deleted_objects:
                 instance.delete()
@@ -348,7 +350,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                 note = note_edit(
                     club=request.club,
                     note=note_form.instance,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     body=data["body"],
                     is_pinned=data["is_pinned"],
                 )
@@ -357,7 +359,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
                 note = note_add(
                     club=request.club,
                     profile=form.instance,
-                    author=request.user,
+                    actor=Actor.from_request(request),
                     body=data["body"],
                     is_pinned=data["is_pinned"],
                 )
@@ -365,7 +367,20 @@ class CustomerProfileAdmin(ClubScopedAdmin):
         for note_form in formset.deleted_forms:
             if note_form.instance.pk:
                 formset.deleted_objects.append(note_form.instance)
-                note_delete(club=request.club, note=note_form.instance, actor=request.user)
+                note_delete(club=request.club, note=note_form.instance, actor=Actor.from_request(request))
+
+    def _save_tag_rows(self, request, profile, formset) -> None:
+        """The tag rows go through the tag services, like the bulk action (audit, and segments on
+        the tag follow at once); save(commit=False) still fills the change message's bookkeeping."""
+        actor = Actor.from_request(request)
+        instances = formset.save(commit=False)
+        for row in formset.deleted_objects:
+            profiles_untag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=row.tag)
+        for row in instances:
+            if row.pk is not None:  # the row's tag was changed: the old one comes off
+                previous = ProfileTag.objects.for_club(request.club).select_related("tag").get(pk=row.pk).tag
+                profiles_untag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=previous)
+            profiles_tag(club=request.club, actor=actor, profile_ids=[profile.pk], tag=row.tag)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -390,16 +405,13 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             return None
         form = TagActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            try:
+            with domain_errors_shown(request):
                 tag = tag_get_or_create(club=request.club, name=form.cleaned_data["tag_name"])
                 ids = list(queryset.values_list("pk", flat=True))
                 service = profiles_untag if remove else profiles_tag
-                count = service(club=request.club, profile_ids=ids, tag=tag, actor=request.user)
-            except CrmError as error:
-                self.message_user(request, error.message, messages.ERROR)
-                return None
-            verb = "Removed" if remove else "Added"
-            self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
+                count = service(club=request.club, profile_ids=ids, tag=tag, actor=Actor.from_request(request))
+                verb = "Removed" if remove else "Added"
+                self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
             return None
         return render(
             request,
@@ -431,12 +443,15 @@ class CustomerProfileAdmin(ClubScopedAdmin):
         if len(ids) != 2:
             self.message_user(request, "Select exactly two profiles to merge.", messages.ERROR)
             return None
-        try:
+        with domain_errors_shown(request) as refusal:
             record = profiles_merge(
-                club=request.club, first_id=ids[0], second_id=ids[1], reason=MergeReason.STAFF, actor=request.user
+                club=request.club,
+                actor=Actor.from_request(request),
+                first_id=ids[0],
+                second_id=ids[1],
+                reason=MergeReason.STAFF,
             )
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        if refusal:
             return None
         if record is None:
             self.message_user(request, "These profiles are already one profile.", messages.WARNING)
@@ -450,7 +465,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
             self.message_user(request, "Your role cannot export personal data.", messages.ERROR)
             return None
         lines = profiles_export_csv(
-            club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request)
+            club=request.club, queryset=queryset, actor=Actor.from_request(request)
         )
         response = StreamingHttpResponse(lines, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
@@ -561,13 +576,13 @@ class ClubMembershipAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            staff_change_role(membership=obj, role=form.cleaned_data["role"], actor=request.user)
+            staff_change_role(membership=obj, role=form.cleaned_data["role"], actor=Actor.from_request(request))
             return
         membership, created = staff_invite(
             club=request.club,
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            actor=request.user,
+            actor=Actor.from_request(request),
         )
         # The admin logs and redirects using `obj`; make it the row the service created.
         obj.pk, obj.user, obj.club, obj.role = membership.pk, membership.user, membership.club, membership.role
@@ -576,21 +591,17 @@ class ClubMembershipAdmin(admin.ModelAdmin):
             _send_password_setup(request, membership.user)
 
     def delete_model(self, request, obj):
-        staff_remove(membership=obj, actor=request.user)
+        staff_remove(membership=obj, actor=Actor.from_request(request))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
+        with domain_errors_shown(request):
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(self, request, object_id, extra_context=None):
-        try:
+        with domain_errors_shown(request):
             return super().delete_view(request, object_id, extra_context)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return HttpResponseRedirect("../../")
+        return HttpResponseRedirect("../../")
 
 
 def _send_password_setup(request, user):
@@ -728,7 +739,7 @@ class InboundEventAdmin(ClubScopedAdmin):
     @admin.action(description="Replay selected events (after a fix)")
     def replay_selected(self, request, queryset):
         result = events_replay(
-            club=request.club, event_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+            club=request.club, event_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.from_request(request)
         )
         self.message_user(
             request,
@@ -792,7 +803,7 @@ class ApiKeyAdmin(ClubScopedAdmin):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data.get("expires_at"),
-            actor=request.user,
+            actor=Actor.from_request(request),
         )
         obj.pk, obj.club, obj.prefix, obj.hashed_key, obj.scopes = (
             key.pk,
@@ -808,7 +819,7 @@ class ApiKeyAdmin(ClubScopedAdmin):
     def revoke_selected(self, request, queryset):
         keys = list(queryset.filter(revoked_at__isnull=True))
         for key in keys:
-            api_key_revoke(club=request.club, key=key, actor=request.user)
+            api_key_revoke(club=request.club, key=key, actor=Actor.from_request(request))
         self.message_user(request, f"Revoked {len(keys)} key(s).", messages.SUCCESS)
 
 
@@ -840,7 +851,10 @@ class EventSigningSecretAdmin(ClubScopedAdmin):
             super().save_model(request, obj, form, change)
             return
         secret, value = signing_secret_create(
-            club=request.club, source=form.cleaned_data["source"], label=form.cleaned_data["label"], actor=request.user
+            club=request.club,
+            actor=Actor.from_request(request),
+            source=form.cleaned_data["source"],
+            label=form.cleaned_data["label"],
         )
         obj.pk, obj.club, obj.secret = secret.pk, secret.club, secret.secret
         obj._state.adding = False
@@ -1118,10 +1132,10 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         suggestion, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
-            record = suggestion_accept(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        with domain_errors_shown(request) as refusal:
+            actor = Actor.from_request(request)
+            record = suggestion_accept(club=request.club, actor=actor, suggestion_id=suggestion.pk)
+        if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         if record is None:
             self.message_user(request, "These profiles were already one profile; suggestion closed.", messages.INFO)
@@ -1133,10 +1147,9 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
         suggestion, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
-            suggestion_reject(club=request.club, suggestion_id=suggestion.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        with domain_errors_shown(request) as refusal:
+            suggestion_reject(club=request.club, suggestion_id=suggestion.pk, actor=Actor.from_request(request))
+        if refusal:
             return HttpResponseRedirect(self._change_url(suggestion))
         self.message_user(
             request,
@@ -1148,10 +1161,10 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
     def _decide_many(self, request, queryset, service, verb: str) -> None:
         done, failures = 0, []
         for suggestion_id in queryset.order_by("-score", "pk").values_list("pk", flat=True):
-            try:
-                service(club=request.club, suggestion_id=suggestion_id, actor=request.user)
-            except CrmError as error:
-                failures.append(f"#{suggestion_id}: {error.message}")
+            with domain_errors_shown() as refusal:
+                service(club=request.club, suggestion_id=suggestion_id, actor=Actor.from_request(request))
+            if refusal:
+                failures.append(f"#{suggestion_id}: {refusal.error.message}")
             else:
                 done += 1
         self._report_many(request, done, verb, failures)
@@ -1268,11 +1281,8 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         record, response = self._post_only(request, object_id)
         if response:
             return response
-        try:
-            merge_undo(club=request.club, record_id=record.pk, actor=request.user)
-        except CrmError as error:
-            self.message_user(request, error.message, messages.ERROR)
-        else:
+        with domain_errors_shown(request):
+            merge_undo(club=request.club, record_id=record.pk, actor=Actor.from_request(request))
             self.message_user(
                 request,
                 f"Unmerged: #{record.merged_id} and #{record.survivor_id} are two profiles again.",
@@ -1285,10 +1295,10 @@ class MergeRecordAdmin(MergeDecisionAdmin):
         # Newest first: a profile merged twice is unwound in the reverse order of its merges.
         done, failures = 0, []
         for record_id in queryset.order_by("-created_at", "-pk").values_list("pk", flat=True):
-            try:
-                merge_undo(club=request.club, record_id=record_id, actor=request.user)
-            except CrmError as error:
-                failures.append(f"#{record_id}: {error.message}")
+            with domain_errors_shown() as refusal:
+                merge_undo(club=request.club, record_id=record_id, actor=Actor.from_request(request))
+            if refusal:
+                failures.append(f"#{record_id}: {refusal.error.message}")
             else:
                 done += 1
         self._report_many(request, done, "Undid", failures)

@@ -4,8 +4,9 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.shortcuts import redirect
 
+from crm.kernel.actor import Actor, client_ip
 from crm.models import AuditAction, ClubMembership, Role
-from crm.services.audit import audit_record, client_ip
+from crm.services.audit import audit_record
 
 
 class StaffAccountAdapter(DefaultAccountAdapter):
@@ -15,7 +16,8 @@ class StaffAccountAdapter(DefaultAccountAdapter):
 
     def login(self, request, user):
         super().login(request, user)
-        audit_record(club=None, actor=user, action=AuditAction.LOGIN, target=user, ip_address=client_ip(request))
+        actor = Actor.for_user(user, ip_address=client_ip(request))
+        audit_record(club=None, actor=actor, action=AuditAction.LOGIN, target=user)
 
 
 def user_must_use_mfa(user) -> bool:

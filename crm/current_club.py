@@ -10,6 +10,7 @@ import zoneinfo
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, Club, ClubMembership, Role
 from crm.selectors import clubs_for_user
 from crm.services.audit import audit_record
@@ -84,5 +85,11 @@ def club_switch(*, request, club_id) -> Club:
     if club is None:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "You have no role at that club.")
     request.session[SESSION_CLUB_KEY] = club.pk
-    audit_record(club=club, actor=user, action=AuditAction.CLUB_SWITCH, target=club, summary=f"Switched to {club}")
+    audit_record(
+        club=club,
+        actor=Actor.from_request(request),
+        action=AuditAction.CLUB_SWITCH,
+        target=club,
+        summary=f"Switched to {club}",
+    )
     return club

@@ -3,9 +3,10 @@
 from django.db import transaction
 from django.dispatch import Signal
 
-# Sent after commit when something about these profiles changed (processing: new activities, new
-# field values; marketing: membership of a hand-picked list): keyword arguments `club` and
-# `profile_ids` (sorted). Segments refresh just those people.
+# Sent after commit when something about these profiles changed, with keyword arguments `club` and
+# `profile_ids` (sorted). Senders: event processing (new activities, new field values), merges and
+# their undo, tagging and untagging, staff profile edits (crm.services.profiles), and marketing's
+# hand-picked lists. Receiver: marketing.receivers, which refreshes just those people's segments.
 profiles_changed = Signal()
 
 

@@ -8,13 +8,13 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors
 from crm.current_club import club_switch
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
+from crm.page_errors import domain_errors_shown
 from crm.permissions import club_page
-from crm.services.audit import client_ip
 from crm.services.exports import profiles_export_csv
 
 
@@ -43,11 +43,8 @@ def _dashboard_context(request):
 @require_POST
 @club_page()
 def switch_club(request):
-    try:
+    with domain_errors_shown(request):
         club = club_switch(request=request, club_id=request.POST.get("club", ""))
-    except CrmError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"Now working in {club}.")
     return redirect(request.POST.get("next") or "dashboard")
 
@@ -86,7 +83,7 @@ def profile_export(request):
     """Exports exactly the rows the list shows for the same query string (all pages)."""
     filters = selectors.ProfileFilters.from_query(request.GET)
     queryset = selectors.profile_filtered_queryset(club=request.club, filters=filters)
-    lines = profiles_export_csv(club=request.club, queryset=queryset, actor=request.user, ip_address=client_ip(request))
+    lines = profiles_export_csv(club=request.club, queryset=queryset, actor=Actor.from_request(request))
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
     return response

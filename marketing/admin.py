@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import Q
 
 from crm.admin import ClubScopedAdmin
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
-from crm.services.audit import client_ip
+from crm.page_errors import domain_errors_shown
 from marketing.models import Segment, SegmentKind
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,
@@ -43,13 +43,10 @@ class SegmentAdminForm(forms.ModelForm):
         kind = cleaned.get("kind") or (self.instance.kind if self.instance.pk else SegmentKind.DYNAMIC)
         if self.instance.pk and kind != self.instance.kind:
             self.add_error("kind", "A segment's kind can't change; make a new segment instead.")
-        try:
+        with domain_errors_shown(form=self, field="rule"):
             segment_rule_check(
                 self.club, kind=kind, rule=cleaned.get("rule"), segment=self.instance if self.instance.pk else None
             )
-        except CrmError as error:
-            problems = [f"{item['path']}: {item['message']}" for item in error.details.get("errors", [])]
-            self.add_error("rule", [error.message, *problems])
         name = " ".join((cleaned.get("name") or "").split())
         taken = Segment.objects.for_club(self.club).filter(name__iexact=name).exclude(pk=self.instance.pk)
         if name and taken.exists():
@@ -94,13 +91,13 @@ class SegmentAdmin(ClubScopedAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        data, ip = form.cleaned_data, client_ip(request)
+        data = form.cleaned_data
         details = {name: data.get(name) for name in ("name", "description", "rule", "sync_to_messaging")}
         if change:
-            saved = segment_update(club=request.club, actor=request.user, segment=obj, ip_address=ip, **details)
+            saved = segment_update(club=request.club, actor=Actor.from_request(request), segment=obj, **details)
         else:
             saved = segment_create(
-                club=request.club, actor=request.user, kind=data.get("kind") or SegmentKind.DYNAMIC, ip_address=ip,
+                club=request.club, actor=Actor.from_request(request), kind=data.get("kind") or SegmentKind.DYNAMIC,
                 **details,
             )
         obj.pk, obj.club = saved.pk, saved.club
@@ -108,7 +105,7 @@ class SegmentAdmin(ClubScopedAdmin):
         for name, change_members in hand_picking:
             if data.get(name):
                 result = change_members(
-                    club=request.club, actor=request.user, segment=saved, profile_ids=data[name], ip_address=ip
+                    club=request.club, actor=Actor.from_request(request), segment=saved, profile_ids=data[name]
                 )
                 messages.info(request, f"{result.summary()}.")
 
@@ -122,7 +119,7 @@ class SegmentAdmin(ClubScopedAdmin):
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
-        segment_delete(club=request.club, actor=request.user, segment=obj, ip_address=client_ip(request))
+        segment_delete(club=request.club, actor=Actor.from_request(request), segment=obj)
 
     def delete_queryset(self, request, queryset):
         for segment in queryset:
@@ -131,12 +128,9 @@ class SegmentAdmin(ClubScopedAdmin):
     @admin.action(description="Refresh selected segments now")
     def refresh_now(self, request, queryset):
         for segment in queryset.filter(kind=SegmentKind.DYNAMIC):
-            try:
+            with domain_errors_shown(request, prefix=f"{segment.name}: "):
                 result = segment_refresh(club=request.club, segment=segment)
-            except CrmError as error:
-                messages.error(request, f"{segment.name}: {error.message}")
-                continue
-            messages.success(request, f"{segment.name}: {result.summary()}.")
+                messages.success(request, f"{segment.name}: {result.summary()}.")
 
     @admin.action(description="Sync selected segments to Messaging now")
     def sync_now(self, request, queryset):

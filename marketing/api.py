@@ -9,14 +9,13 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor, request_scopes
-from crm.api.errors import ApiError, invalid_fields, query_int
+from crm.api.auth import ClubApiView, request_scopes
+from crm.api.errors import invalid_fields, query_int
 from crm.api.schema import errors
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ApiScope, CustomerProfile
-from crm.services.audit import client_ip
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_members_page
 from marketing.services.rules.fields import FIELDS
@@ -102,12 +101,6 @@ class SegmentApiView(ClubApiView):
     def _segment(self, segment_id: int) -> Segment:
         return get_object_in_club_or_404(Segment, self.club, pk=segment_id)
 
-    def _call(self, service, **kwargs):
-        try:
-            return service(club=self.club, **kwargs)
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
-
 
 def _sample(request, profiles) -> list:
     """Matching people are personal data: only callers who may read profiles see who they are
@@ -155,8 +148,8 @@ class SegmentListView(SegmentApiView):
     def post(self, request):
         serializer = SegmentWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        segment = self._call(
-            segment_create, actor=request_actor(request), ip_address=client_ip(request), **serializer.validated_data
+        segment = segment_create(
+            club=self.club, actor=Actor.from_request(request), **serializer.validated_data
         )
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
@@ -177,8 +170,8 @@ class SegmentDetailView(SegmentApiView):
         segment = self._segment(segment_id)
         serializer = SegmentWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        segment = self._call(
-            segment_update, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+        segment = segment_update(
+            club=self.club, actor=Actor.from_request(request), segment=segment,
             **serializer.validated_data,
         )
         return Response(SegmentSerializer(segment).data)
@@ -186,7 +179,7 @@ class SegmentDetailView(SegmentApiView):
     @extend_schema(operation_id="segments_delete", responses={204: None, **errors(400, 401, 403, 404, 429)})
     def delete(self, request, segment_id: int):
         segment = self._segment(segment_id)
-        self._call(segment_delete, actor=request_actor(request), segment=segment, ip_address=client_ip(request))
+        segment_delete(club=self.club, actor=Actor.from_request(request), segment=segment)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -205,7 +198,7 @@ class SegmentPreviewView(SegmentApiView):
         serializer = RuleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rule = serializer.validated_data["rule"]
-        self._call(segment_rule_check, rule=rule)
+        segment_rule_check(club=self.club, rule=rule)
         return Response(_preview_body(request, self.club, rule))
 
 
@@ -229,7 +222,7 @@ class SegmentRefreshView(SegmentApiView):
         },
     )
     def post(self, request, segment_id: int):
-        result = self._call(segment_refresh, segment=self._segment(segment_id))
+        result = segment_refresh(club=self.club, segment=self._segment(segment_id))
         return Response(
             {
                 "entered": result.entered,
@@ -286,8 +279,8 @@ class SegmentMembersChangeView(SegmentApiView):
         serializer = ProfileIdsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         change = segment_members_remove if self.remove else segment_members_add
-        result = self._call(
-            change, actor=request_actor(request), segment=segment, ip_address=client_ip(request),
+        result = change(
+            club=self.club, actor=Actor.from_request(request), segment=segment,
             profile_ids=serializer.validated_data["profile_ids"],
         )
         return Response({"changed": result.changed, "member_count": result.member_count})
@@ -348,16 +341,11 @@ class SegmentBuildFromTextView(SegmentApiView):
         ],
     )
     def post(self, request):
-        from intelligence.services.segment_builder import DraftRefused, draft_refusal_status, segment_draft_from_text
+        from intelligence.services.segment_builder import segment_draft_from_text
 
         serializer = BuildFromTextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            draft = segment_draft_from_text(club=self.club, text=serializer.validated_data["text"])
-        except DraftRefused as error:
-            raise ApiError(
-                status_code=draft_refusal_status(error), code=error.code, message=error.message, details=error.details
-            ) from error
+        draft = segment_draft_from_text(club=self.club, text=serializer.validated_data["text"])
         return Response(
             {
                 "rule": draft.rule,

@@ -1,6 +1,7 @@
 """Example segments for the demo club, so a newcomer's first look at Segments shows real ones."""
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import Segment, SegmentKind
 from marketing.services.segment_editing import segment_create
 from marketing.services.segments import segment_refresh
@@ -43,14 +44,14 @@ def demo_segments_setup(*, club) -> list[Segment]:
             continue
         try:
             segment = segment_create(
-                club=club, actor=None, name=name, description=description, rule=rule, sync_to_messaging=sync
+                club=club, actor=Actor.system(), name=name, description=description, rule=rule, sync_to_messaging=sync
             )
-        except CrmError as error:
-            if error.code != CrmErrorCode.SEGMENT_NAME_TAKEN:  # a bad demo rule is a bug: say so
+        except MarketingError as error:
+            if error.code != MarketingErrorCode.SEGMENT_NAME_TAKEN:  # a bad demo rule is a bug: say so
                 raise
             continue  # a same-named segment appeared meanwhile
         segment_refresh(club=club, segment=segment)
         made.append(segment)
     if "Committee" not in existing:
-        made.append(segment_create(club=club, actor=None, name="Committee", kind=SegmentKind.STATIC))
+        made.append(segment_create(club=club, actor=Actor.system(), name="Committee", kind=SegmentKind.STATIC))
     return made

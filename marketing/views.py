@@ -9,13 +9,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm import selectors
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
+from crm.page_errors import domain_errors_shown
 from crm.permissions import club_page
-from crm.services.audit import client_ip
 from marketing import builder
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_daily_changes, segment_members_page
@@ -53,16 +53,15 @@ def segment_new(request):
         return HttpResponseBadRequest("Unknown segment kind.")
     if request.method == "POST":
         tree = builder.nodes_from_form(request.POST)
-        try:
+        with domain_errors_shown() as refusal:
             segment = segment_create(
-                club=request.club, actor=request.user, ip_address=client_ip(request), kind=kind,
+                club=request.club, actor=Actor.from_request(request), kind=kind,
                 rule=builder.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
                 **_details_from_form(request.POST),
             )
-        except CrmError as error:
-            return _builder_page(request, None, tree=tree, kind=kind, error=error, status=400)
-        messages.success(request, f"Saved '{segment.name}'.")
-        return redirect("segment_detail", segment_id=segment.pk)
+            messages.success(request, f"Saved '{segment.name}'.")
+            return redirect("segment_detail", segment_id=segment.pk)
+        return _builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
     return _builder_page(request, None, tree=builder.empty_tree(), kind=kind)
 
 
@@ -76,14 +75,13 @@ def segment_detail(request, segment_id: int):
         changes = _details_from_form(request.POST)
         if segment.kind == SegmentKind.DYNAMIC:
             changes["rule"] = builder.rule_from_nodes(tree)
-        try:
-            segment = segment_update(
-                club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request), **changes
+        with domain_errors_shown() as refusal:
+            saved = segment_update(
+                club=request.club, actor=Actor.from_request(request), segment=segment, **changes
             )
-        except CrmError as error:
-            return _builder_page(request, segment, tree=tree, kind=segment.kind, error=error, status=400)
-        messages.success(request, f"Saved '{segment.name}'.")
-        return redirect("segment_detail", segment_id=segment.pk)
+            messages.success(request, f"Saved '{saved.name}'.")
+            return redirect("segment_detail", segment_id=saved.pk)
+        return _builder_page(request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status)
     return _builder_page(request, segment, tree=builder.nodes_from_rule(segment.rule), kind=segment.kind)
 
 
@@ -189,25 +187,23 @@ def segment_builder_preview(request):
 def segment_from_text(request):
     """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
     until the marketer presses Save (the same save as any edit)."""
-    from intelligence.services.segment_builder import DraftRefused, draft_refusal_status, segment_draft_from_text
+    from intelligence.services.segment_builder import segment_draft_from_text
 
     text = request.POST.get("text", "")
-    try:
+    with domain_errors_shown() as refusal:
         draft = segment_draft_from_text(club=request.club, text=text)
-    except DraftRefused as error:
-        return _list_page(request, status=draft_refusal_status(error), ai_text=text, ai_error=error)
-    return _builder_page(request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft)
+        return _builder_page(
+            request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft
+        )
+    return _list_page(request, status=refusal.status, ai_text=text, ai_error=refusal.error)
 
 
 @require_POST
 @club_page(Capability.MARKET)
 def segment_refresh_now(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
-    try:
+    with domain_errors_shown(request):
         result = segment_refresh(club=request.club, segment=segment)
-    except CrmError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"Refreshed: {result.summary()}.")
     return redirect("segment_detail", segment_id=segment.pk)
 
@@ -230,13 +226,11 @@ def segment_sync_now(request, segment_id: int):
 @club_page(Capability.MARKET)
 def segment_delete_view(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
-    try:
-        segment_delete(club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request))
-    except CrmError as error:
-        messages.error(request, error.message)
-        return redirect("segment_detail", segment_id=segment.pk)
-    messages.success(request, f"Deleted '{segment.name}'.")
-    return redirect("segments")
+    with domain_errors_shown(request):
+        segment_delete(club=request.club, actor=Actor.from_request(request), segment=segment)
+        messages.success(request, f"Deleted '{segment.name}'.")
+        return redirect("segments")
+    return redirect("segment_detail", segment_id=segment.pk)
 
 
 @club_page()
@@ -263,7 +257,7 @@ def _members_context(request, segment, *, cursor) -> dict:
 def segment_export(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     lines = segment_members_export_csv(
-        club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request)
+        club=request.club, actor=Actor.from_request(request), segment=segment
     )
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}-{request.club.slug}.csv"'
@@ -277,14 +271,11 @@ def segment_members_change(request, segment_id: int):
     segment = get_object_in_club_or_404(Segment, request.club, pk=segment_id)
     remove = request.POST.get("change") == "remove"
     change = segment_members_remove if remove else segment_members_add
-    try:
+    with domain_errors_shown(request):
         result = change(
-            club=request.club, actor=request.user, segment=segment, ip_address=client_ip(request),
+            club=request.club, actor=Actor.from_request(request), segment=segment,
             profile_ids=request.POST.getlist("profile_id"),
         )
-    except CrmError as error:
-        messages.error(request, error.message)
-    else:
         messages.success(request, f"{'Removed' if remove else 'Added'}: {result.summary()}.")
     return redirect(reverse("segment_detail", args=[segment.pk]) + "#members")
 

@@ -76,11 +76,6 @@ def request_scopes(request) -> set[str]:
     return {scope for scope, capability in SCOPE_CAPABILITY.items() if role_allows(role, capability)}
 
 
-def request_actor(request):
-    """The staff member behind a request, for audit rows; None for an API key."""
-    return request.user if request.user and request.user.is_authenticated else None
-
-
 class HasScope(BasePermission):
     """Reads need the view's `read_scope`, writes its `write_scope`."""
 

@@ -4,10 +4,10 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor
+from crm.api.auth import ClubApiView
 from crm.api.errors import ApiError
 from crm.api.schema import errors
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ApiScope, CustomerProfile, MergeRecord, MergeSuggestion, Note, Tag
 from crm.services.merges import merge_undo, profiles_merge
@@ -43,10 +43,7 @@ class ProfileNotesView(ClubApiView):
         profile = self._profile(profile_id)
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            note = note_add(club=self.club, profile=profile, author=request_actor(request), **serializer.validated_data)
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        note = note_add(club=self.club, profile=profile, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -63,15 +60,12 @@ class NoteDetailView(ClubApiView):
         note = self._note(profile_id, note_id)
         serializer = NoteSerializer(note, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        try:
-            note = note_edit(club=self.club, note=note, actor=request_actor(request), **serializer.validated_data)
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        note = note_edit(club=self.club, note=note, actor=Actor.from_request(request), **serializer.validated_data)
         return Response(NoteSerializer(note).data)
 
     @extend_schema(operation_id="notes_delete", responses={204: None, **errors(401, 403, 404)})
     def delete(self, request, profile_id: int, note_id: int):
-        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=request_actor(request))
+        note_delete(club=self.club, note=self._note(profile_id, note_id), actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -108,12 +102,9 @@ class TagBulkView(ClubApiView):
         serializer = TagChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            tag = tag_get_or_create(club=self.club, name=data["tag"])
-            change = profiles_untag if self.remove else profiles_tag
-            changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=request_actor(request))
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        tag = tag_get_or_create(club=self.club, name=data["tag"])
+        change = profiles_untag if self.remove else profiles_tag
+        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=Actor.from_request(request))
         return Response({"changed": changed})
 
 
@@ -147,12 +138,9 @@ class ProfileMergeView(ClubApiView):
             raise ApiError(status_code=400, code="invalid", message="Send profile_ids: two different profile ids.")
         for pk in ids:
             get_object_in_club_or_404(CustomerProfile, self.club, pk=pk)
-        try:
-            record = profiles_merge(
-                club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=request_actor(request)
-            )
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        record = profiles_merge(
+            club=self.club, first_id=ids[0], second_id=ids[1], reason="staff", actor=Actor.from_request(request)
+        )
         return Response(MergeSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -164,10 +152,7 @@ class MergeUndoView(ClubApiView):
     )
     def post(self, request, merge_id: int):
         get_object_in_club_or_404(MergeRecord, self.club, pk=merge_id)
-        try:
-            record = merge_undo(club=self.club, record_id=merge_id, actor=request_actor(request))
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        record = merge_undo(club=self.club, record_id=merge_id, actor=Actor.from_request(request))
         return Response(MergeSerializer(record).data)
 
 
@@ -187,8 +172,5 @@ class SuggestionDecisionView(ClubApiView):
     def post(self, request, suggestion_id: int):
         get_object_in_club_or_404(MergeSuggestion, self.club, pk=suggestion_id)
         decide = suggestion_accept if self.accept else suggestion_reject
-        try:
-            decide(club=self.club, suggestion_id=suggestion_id, actor=request_actor(request))
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        decide(club=self.club, suggestion_id=suggestion_id, actor=Actor.from_request(request))
         return Response(SuggestionSerializer(MergeSuggestion.objects.for_club(self.club).get(pk=suggestion_id)).data)

@@ -1,9 +1,33 @@
-"""One error body for the whole API: {"error": {"code", "message", "details"}}."""
+"""One error body for the whole API: {"error": {"code", "message", "details"}}.
+
+Services refuse with a DomainError and never choose a status; the handler below turns every one
+into the error body, with the status from DOMAIN_ERROR_STATUS, the one table of them that pages
+share too (see crm.page_errors).
+"""
 
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from crm.kernel.errors import DomainError
+
+# A domain error code's HTTP status; any code not listed is the caller's mistake, a 400 (so is
+# not_permitted: a service's "not like that", e.g. hand-picking into a rule-based segment; a role
+# or scope that may not call at all is refused before any service runs, as a 403). Keyed by
+# the codes' string values so that crm's edge needn't import the apps above it (an enum member
+# is equal to its value, so MarketingErrorCode.X and "x" find the same row).
+DOMAIN_ERROR_STATUS = {
+    "not_found": status.HTTP_404_NOT_FOUND,  # SPEC: another club's object answers 404
+    "llm_bad_output": status.HTTP_502_BAD_GATEWAY,  # the model answered, unusably
+    "llm_unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # the model is out of reach
+    "llm_not_configured": status.HTTP_503_SERVICE_UNAVAILABLE,
+    "llm_error": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def domain_error_status(error: DomainError) -> int:
+    return DOMAIN_ERROR_STATUS.get(str(error.code), status.HTTP_400_BAD_REQUEST)
 
 
 class ApiError(APIException):
@@ -13,11 +37,6 @@ class ApiError(APIException):
         self.message = message
         self.details = details or {}
         super().__init__(message, code)
-
-    @classmethod
-    def from_crm(cls, error) -> "ApiError":
-        """A service's refusal (crm.errors.CrmError) as a 400 with its code and details."""
-        return cls(status_code=400, code=str(error.code), message=error.message, details=error.details)
 
 
 def invalid_fields(fields: dict) -> ApiError:
@@ -57,6 +76,10 @@ def error_response(*, status_code: int, code: str, message: str, details: dict |
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return error_response(
+            status_code=domain_error_status(exc), code=str(exc.code), message=exc.message, details=exc.details
+        )
     if isinstance(exc, ApiError):
         return error_response(status_code=exc.status_code, code=exc.code, message=exc.message, details=exc.details)
     response = exception_handler(exc, context)

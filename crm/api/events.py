@@ -17,12 +17,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.auth import API_KEY_KEYWORD, ClubApiView, api_key_from_header, request_actor
+from crm.api.auth import API_KEY_KEYWORD, ClubApiView, api_key_from_header
 from crm.api.errors import error_response, invalid_fields, query_datetime
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store
+from crm.kernel.actor import Actor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import INBOUND_EVENT_FIELDS, ApiScope, Club, InboundEvent, InboundEventStatus
 from crm.selectors import inbound_events_filtered
@@ -304,4 +305,4 @@ class InboundEventReplayView(EventsApiView):
         serializer = ReplayRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = list(dict.fromkeys(serializer.validated_data["ids"]))
-        return Response(events_replay(club=self.club, event_ids=ids, actor=request_actor(request)))
+        return Response(events_replay(club=self.club, event_ids=ids, actor=Actor.from_request(request)))

@@ -9,9 +9,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from crm.api.auth import ClubApiView
-from crm.api.errors import ApiError, invalid_fields
+from crm.api.errors import invalid_fields
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
-from crm.errors import CrmError
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import CustomerProfile, ProfileIdentifier
 from crm.selectors import identifiers_in_order, identifiers_lookup
@@ -83,10 +82,7 @@ class IdentifierLookupView(ClubApiView):
         missing = [name for name in ("kind", "value") if not request.query_params.get(name, "").strip()]
         if missing:
             raise invalid_fields({name: ["This parameter is required."] for name in missing})
-        try:
-            rows = identifiers_lookup(
-                club=self.club, kind=request.query_params["kind"].strip(), raw_value=request.query_params["value"]
-            )
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        rows = identifiers_lookup(
+            club=self.club, kind=request.query_params["kind"].strip(), raw_value=request.query_params["value"]
+        )
         return Response(IdentifierMatchSerializer(rows, many=True).data)

@@ -9,11 +9,11 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.api.auth import ClubApiView, request_scopes
 from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
 from crm.api.schema import NOT_FOUND_EXAMPLE, errors
-from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Activity, CustomerProfile, Tag
@@ -209,19 +209,16 @@ class ProfileDetailView(ClubApiView):
         serializer = ProfileUpdateSerializer(profile, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
-        try:
-            values.update(
-                profile_clean_contact(
-                    club=self.club,
-                    **{name: values[name] for name in ("primary_email", "primary_phone") if name in values},
-                )
+        values.update(
+            profile_clean_contact(
+                club=self.club,
+                **{name: values[name] for name in ("primary_email", "primary_phone") if name in values},
             )
-        except CrmError as error:
-            raise ApiError.from_crm(error) from error
+        )
         for name, value in values.items():
             setattr(profile, name, value)
         profile_save_by_staff(
-            club=self.club, profile=profile, changed_fields=list(values), actor=request_actor(request)
+            club=self.club, profile=profile, changed_fields=list(values), actor=Actor.from_request(request)
         )
         return Response(ProfileDetailSerializer(self._profile(profile_id)).data)
 

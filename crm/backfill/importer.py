@@ -27,6 +27,7 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode
 from crm.events.processing import profiles_lock_for_refs, profiles_save_drafts
 from crm.identity.identifiers import phone_to_e164
+from crm.kernel.actor import Actor
 from crm.kernel.locks import advisory_locks_skipped
 from crm.models import Activity, AuditAction, MergeReason, ProfileIdentifier
 from crm.services.audit import audit_record
@@ -80,7 +81,14 @@ class ImportReport:
 
 
 def profiles_import(
-    *, club, fmt: str, source, dry_run: bool = False, actor=None, on_progress=None, batch_size: int = BATCH_SIZE
+    *,
+    club,
+    actor: Actor,
+    fmt: str,
+    source,
+    dry_run: bool = False,
+    on_progress=None,
+    batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import an MCA v1 export (a path or a text stream). Raises CrmError for a file it can't take."""
     started = time.monotonic()

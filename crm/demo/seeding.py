@@ -9,6 +9,7 @@ from django.test import Client
 from crm.demo.story import demo_club_events
 from crm.events.replay import signing_secret_create
 from crm.events.signatures import signature_header
+from crm.kernel.actor import Actor
 from crm.models import EventSigningSecret
 
 DEMO_SECRET_LABEL = "Demo seeder"
@@ -56,7 +57,7 @@ def demo_signing_secret(*, club, source: str) -> str:
     existing = EventSigningSecret.objects.for_club(club).filter(source=source, label=DEMO_SECRET_LABEL, is_active=True)
     if secret := existing.first():
         return secret.secret
-    _, value = signing_secret_create(club=club, source=source, label=DEMO_SECRET_LABEL, actor=None)
+    _, value = signing_secret_create(club=club, source=source, label=DEMO_SECRET_LABEL, actor=Actor.system())
     return value
 
 

@@ -3,6 +3,7 @@ import secrets as random_secrets
 from django.db import transaction
 
 from crm.events.validation import InvalidEvent, event_validate
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, EventSigningSecret, InboundEvent, InboundEventStatus
 from crm.services.audit import audit_record
 from crm.tasks import process_inbound_events
@@ -11,7 +12,7 @@ REPLAYABLE = (InboundEventStatus.REJECTED, InboundEventStatus.FAILED, InboundEve
 
 
 @transaction.atomic
-def events_replay(*, club, event_ids, actor) -> dict[str, int]:
+def events_replay(*, club, actor: Actor, event_ids) -> dict[str, int]:
     """Put rejected/failed events back in the queue after a fix, and process them on commit.
 
     A rejected event is validated again against today's catalog: it is queued only if it now
@@ -60,7 +61,7 @@ def events_replay(*, club, event_ids, actor) -> dict[str, int]:
 
 
 @transaction.atomic
-def signing_secret_create(*, club, source: str, label: str, actor) -> tuple[EventSigningSecret, str]:
+def signing_secret_create(*, club, actor: Actor, source: str, label: str) -> tuple[EventSigningSecret, str]:
     """A new random secret for a source; the plain value is returned once and never shown again."""
     value = random_secrets.token_urlsafe(32)
     secret = EventSigningSecret.objects.create(club=club, source=source, label=label, secret=value)

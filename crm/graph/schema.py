@@ -20,7 +20,6 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentN
 from graphql.execution.values import get_argument_values
 
 from crm.api.collaboration import NoteSerializer, TagChangeSerializer
-from crm.errors import CrmError
 from crm.kernel.pagination import InvalidCursor, keyset_cursor, keyset_page
 from crm.models import (
     Activity,
@@ -387,7 +386,7 @@ class Query(graphene.ObjectType):
 
 
 def _actor(info):
-    return info.context.api_actor  # the staff member, or None for an API key
+    return info.context.actor  # the staff member or the API key, set by the GraphQL view
 
 
 def _profile_in_club(info, profile_id) -> CustomerProfile:
@@ -412,13 +411,6 @@ def _validated(serializer_class, data: dict, *, partial: bool = False) -> dict:
     return serializer.validated_data
 
 
-def _service(call, **kwargs):
-    try:
-        return call(**kwargs)
-    except CrmError as error:
-        raise graph_error(str(error.code), error.message, error.details) from error
-
-
 class AddNote(graphene.Mutation):
     class Meta:
         description = "Add a note to a profile (needs profiles:write)."
@@ -434,7 +426,7 @@ class AddNote(graphene.Mutation):
         require_scope(info, ApiScope.PROFILES_WRITE)
         profile = _profile_in_club(info, profile_id)
         data = _validated(NoteSerializer, {"body": body, "is_pinned": is_pinned})
-        note = _service(note_add, club=info.context.club, profile=profile, author=_actor(info), **data)
+        note = note_add(club=info.context.club, profile=profile, actor=_actor(info), **data)
         return AddNote(note=note)
 
 
@@ -453,7 +445,7 @@ class EditNote(graphene.Mutation):
         require_scope(info, ApiScope.PROFILES_WRITE)
         note = _note_in_club(info, id)
         data = _validated(NoteSerializer, changes, partial=True)
-        note = _service(note_edit, club=info.context.club, note=note, actor=_actor(info), **data)
+        note = note_edit(club=info.context.club, note=note, actor=_actor(info), **data)
         return EditNote(note=note)
 
 
@@ -470,7 +462,7 @@ class DeleteNote(graphene.Mutation):
         require_scope(info, ApiScope.PROFILES_WRITE)
         note = _note_in_club(info, id)
         deleted_id = note.pk
-        _service(note_delete, club=info.context.club, note=note, actor=_actor(info))
+        note_delete(club=info.context.club, note=note, actor=_actor(info))
         return DeleteNote(deleted_id=deleted_id)
 
 
@@ -483,9 +475,9 @@ def _change_tags(info, *, tag: str, profile_ids, remove: bool) -> int:
     require_scope(info, ApiScope.PROFILES_WRITE)
     data = _validated(TagChangeSerializer, {"tag": tag, "profile_ids": profile_ids})
     club = info.context.club
-    tag_row = _service(tag_get_or_create, club=club, name=data["tag"])
+    tag_row = tag_get_or_create(club=club, name=data["tag"])
     change = profiles_untag if remove else profiles_tag
-    return _service(change, club=club, profile_ids=data["profile_ids"], tag=tag_row, actor=_actor(info))
+    return change(club=club, profile_ids=data["profile_ids"], tag=tag_row, actor=_actor(info))
 
 
 class TagProfiles(graphene.Mutation):

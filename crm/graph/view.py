@@ -24,8 +24,10 @@ from graphql import (
 )
 
 from config.graphql_schema import schema
-from crm.api.auth import ClubApiView, request_actor, request_scopes
+from crm.api.auth import ClubApiView, request_scopes
 from crm.graph.validation import depth_limit_rule
+from crm.kernel.actor import Actor
+from crm.kernel.errors import DomainError
 from crm.models import ApiScope
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,14 @@ class ClubGraphQLView(GraphQLView):
 
     @staticmethod
     def format_error(error):
+        """Every error as GraphQL's error with the REST body's code and details in `extensions`:
+        a service's refusal (DomainError) is translated here and nowhere else."""
         original = getattr(error, "original_error", None)
+        if isinstance(original, DomainError):
+            formatted = GraphQLView.format_error(error)
+            formatted["message"] = original.message
+            formatted["extensions"] = {"code": str(original.code), "details": original.details}
+            return formatted
         if original is not None and not isinstance(original, GraphQLError):
             # A bug, not a caller's mistake: log it, and don't show internals to the caller.
             logger.error("GraphQL resolver failed at %s", getattr(error, "path", None), exc_info=original)
@@ -109,7 +118,7 @@ class GraphQLApiView(ClubApiView):
         django_request = request._request
         django_request.api_scopes = request_scopes(request)
         django_request.api_key = request.auth if hasattr(request.auth, "prefix") else None
-        django_request.api_actor = request_actor(request)
+        django_request.actor = Actor.from_request(request)
         return execute_graphql(django_request)
 
 

@@ -47,6 +47,8 @@ class AuditLog(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The API key a write came through (its user is empty then); kept when the key is deleted.
+    api_key = models.ForeignKey("crm.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=40, choices=AuditAction.choices)
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

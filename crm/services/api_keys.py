@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import ApiKey, ApiScope, AuditAction
 from crm.services.audit import audit_record
 
@@ -18,7 +19,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, club, name: str, scopes, actor, expires_at=None) -> tuple[ApiKey, str]:
+def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
     """A new key; the full value is returned once and never stored."""
     unknown = set(scopes) - set(ApiScope.values)
     if unknown or not scopes:
@@ -35,14 +36,14 @@ def api_key_create(*, club, name: str, scopes, actor, expires_at=None) -> tuple[
         prefix=prefix,
         hashed_key=_digest(secret),
         scopes=sorted(set(scopes)),
-        created_by=actor,
+        created_by=actor.user,
         expires_at=expires_at,
     )
     audit_record(club=club, actor=actor, action=AuditAction.API_KEY_CREATE, target=key, summary=f"API key {key}")
     return key, f"fw_{prefix}_{secret}"
 
 
-def api_key_revoke(*, club, key: ApiKey, actor) -> ApiKey:
+def api_key_revoke(*, club, actor: Actor, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

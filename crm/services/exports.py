@@ -2,6 +2,7 @@ import csv
 import io
 from collections.abc import Iterator
 
+from crm.kernel.actor import Actor
 from crm.models import AuditAction
 from crm.services.audit import audit_record
 
@@ -25,7 +26,7 @@ PROFILE_EXPORT_COLUMNS = [
 
 
 def profiles_export_csv(
-    *, club, queryset, actor, ip_address: str | None = None, source: dict | None = None
+    *, club, actor: Actor, queryset, source: dict | None = None
 ) -> Iterator[str]:
     """CSV lines for a club's profiles; the audit row is written before the first byte leaves.
 
@@ -48,7 +49,6 @@ def profiles_export_csv(
             "columns": PROFILE_EXPORT_COLUMNS,
             **({"source": source} if source else {}),
         },
-        ip_address=ip_address,
     )
     return _csv_lines(queryset.values_list(*PROFILE_EXPORT_COLUMNS))
 

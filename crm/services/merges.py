@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.identity.identifiers import SHARED_IDENTIFIER_KINDS
+from crm.kernel.actor import Actor
 from crm.kernel.bulk import json_default
 from crm.models import (
     AuditAction,
@@ -51,7 +52,7 @@ def merge_survivor(first: CustomerProfile, second: CustomerProfile) -> tuple[Cus
 
 @transaction.atomic
 def profiles_merge(
-    *, club, first_id: int, second_id: int, reason: str, actor=None, score=None, evidence=None
+    *, club, actor: Actor, first_id: int, second_id: int, reason: str, score=None, evidence=None
 ) -> MergeRecord | None:
     """Merge two profiles of `club`; the survivor is chosen by `merge_survivor`. None if already one."""
     first, second = _lock_live(club, first_id, second_id)
@@ -72,7 +73,7 @@ def profiles_merge(
         reason=reason,
         score=score,
         evidence=evidence or {},
-        merged_by=actor,
+        merged_by=actor.user,
         snapshot={"survivor": _fields_of(survivor), "merged": _fields_of(merged)},
     )
     record.moved, record.removed = _carry_relations(club, survivor.pk, merged.pk)
@@ -83,7 +84,7 @@ def profiles_merge(
     record.save()
     MergeSuggestion.objects.for_club(club).filter(
         profile_a_id=min(survivor.pk, merged.pk), profile_b_id=max(survivor.pk, merged.pk)
-    ).update(status=SuggestionStatus.ACCEPTED, decided_at=timezone.now(), decided_by=actor)
+    ).update(status=SuggestionStatus.ACCEPTED, decided_at=timezone.now(), decided_by=actor.user)
     audit_record(
         club=club,
         actor=actor,
@@ -97,7 +98,7 @@ def profiles_merge(
 
 
 @transaction.atomic
-def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
+def merge_undo(*, club, actor: Actor, record_id: int) -> MergeRecord:
     """Put both profiles back exactly as they were before the merge, related rows included."""
     record = MergeRecord.objects.for_club(club).select_for_update().get(pk=record_id)
     if record.undone_at:
@@ -129,7 +130,7 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
     _restore_fields(merged, record.snapshot["merged"])
     survivor.save()
     merged.save()
-    record.undone_at, record.undone_by = timezone.now(), actor
+    record.undone_at, record.undone_by = timezone.now(), actor.user
     record.save(update_fields=["undone_at", "undone_by"])
     # Undoing a merge says "these are two people": record it as a rejected pair, so neither the
     # review queue nor the next event joins them again.
@@ -140,7 +141,7 @@ def merge_undo(*, club, record_id: int, actor=None) -> MergeRecord:
         defaults={
             "status": SuggestionStatus.REJECTED,
             "decided_at": record.undone_at,
-            "decided_by": actor,
+            "decided_by": actor.user,
             "score": record.score or 0.0,
             "evidence": record.evidence or {},
         },

@@ -1,7 +1,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.errors import CrmError, CrmErrorCode, require_in_club
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, Note
 from crm.services.audit import audit_record
 
@@ -14,18 +15,19 @@ def _clean_body(body: str) -> str:
 
 
 @transaction.atomic
-def note_add(*, club, profile, author, body: str, is_pinned: bool = False) -> Note:
-    if profile.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That profile belongs to another club.")
-    note = Note.objects.create(club=club, profile=profile, author=author, body=_clean_body(body), is_pinned=is_pinned)
-    audit_record(club=club, actor=author, action=AuditAction.NOTE_ADD, target=note, details={"profile_id": profile.pk})
+def note_add(*, club, actor: Actor, profile, body: str, is_pinned: bool = False) -> Note:
+    require_in_club(club, profile)
+    body = _clean_body(body)
+    note = Note.objects.create(club=club, profile=profile, author=actor.user, body=body, is_pinned=is_pinned)
+    audit_record(
+        club=club, actor=actor, action=AuditAction.NOTE_ADD, target=note, details={"profile_id": profile.pk}
+    )
     return note
 
 
 @transaction.atomic
-def note_edit(*, club, note: Note, actor, body: str | None = None, is_pinned: bool | None = None) -> Note:
-    if note.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That note belongs to another club.")
+def note_edit(*, club, actor: Actor, note: Note, body: str | None = None, is_pinned: bool | None = None) -> Note:
+    require_in_club(club, note)
     if body is not None:
         note.body = _clean_body(body)
         note.edited_at = timezone.now()
@@ -37,9 +39,8 @@ def note_edit(*, club, note: Note, actor, body: str | None = None, is_pinned: bo
 
 
 @transaction.atomic
-def note_delete(*, club, note: Note, actor) -> None:
-    if note.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That note belongs to another club.")
+def note_delete(*, club, actor: Actor, note: Note) -> None:
+    require_in_club(club, note)
     audit_record(
         club=club,
         actor=actor,

@@ -5,10 +5,12 @@ from django.utils import timezone
 
 from crm.errors import CrmError
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.identifiers import identifier_attach
 from crm.services.survivorship import stamp
+from crm.signals import profiles_changed_after_commit
 
 # What front-desk staff may edit by hand. Membership (SCL), golf (TeeTime) and consent
 # (Messaging) fields belong to their source systems and are never edited in the CRM.
@@ -66,12 +68,13 @@ def profile_clean_contact(*, club, primary_email: str = "", primary_phone: str =
 
 
 @transaction.atomic
-def profile_save_by_staff(*, club, profile: CustomerProfile, changed_fields, actor) -> CustomerProfile:
+def profile_save_by_staff(*, club, actor: Actor, profile: CustomerProfile, changed_fields) -> CustomerProfile:
     """Save a staff edit (new profile or changed fields) with survivorship bookkeeping.
 
     A staff edit outranks every source (SPEC 4), so each changed field is stamped with source
     "staff" and the time; contact fields also become identifiers so later events can find the
-    person by them. The audit row lists the fields changed, not their values.
+    person by them. The audit row lists the fields changed, not their values. A new or changed
+    profile is announced after commit (profiles_changed), so segments follow the edit at once.
     """
     changed = [name for name in changed_fields if name in STAFF_EDITABLE_FIELDS]
     is_new = profile.pk is None
@@ -99,4 +102,6 @@ def profile_save_by_staff(*, club, profile: CustomerProfile, changed_fields, act
         summary=("Created profile" if is_new else f"Edited {', '.join(changed) or 'nothing'}"),
         details={"fields": changed},
     )
+    if is_new or changed:
+        profiles_changed_after_commit(club, [profile.pk])
     return profile

@@ -26,6 +26,7 @@ from crm.errors import CrmError
 from crm.identity import matching
 from crm.identity.identifiers import SHARED_IDENTIFIER_KINDS
 from crm.identity.matching import MatchPolicy, PersonFacts
+from crm.kernel.actor import Actor
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import CustomerProfile, MergeReason, MergeSuggestion, ProfileIdentifier, SuggestionStatus
 from crm.services.merges import profiles_merge
@@ -287,7 +288,7 @@ def _apply_merges(club, merges, refs: list[PersonRef], reason: str) -> None:
             ref.warnings.append(f"#{first} and #{second} were marked as two people by staff; not merged.")
             continue
         try:
-            record = profiles_merge(club=club, first_id=first, second_id=second, reason=reason)
+            record = profiles_merge(club=club, actor=Actor.system(), first_id=first, second_id=second, reason=reason)
         except CrmError as error:
             ref.warnings.append(f"Not merged: {error.message}")
             continue

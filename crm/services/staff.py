@@ -1,12 +1,13 @@
 from django.db import transaction
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, ClubMembership, Role, User
 from crm.services.audit import audit_record
 
 
 @transaction.atomic
-def staff_invite(*, club, email: str, role: Role, actor) -> tuple[ClubMembership, bool]:
+def staff_invite(*, club, actor: Actor, email: str, role: Role) -> tuple[ClubMembership, bool]:
     """Give a person a role at the club, creating their login if needed (no password yet).
 
     Returns (membership, user_was_created). The caller sends the set-password email after commit.
@@ -33,7 +34,7 @@ def staff_invite(*, club, email: str, role: Role, actor) -> tuple[ClubMembership
 
 
 @transaction.atomic
-def staff_change_role(*, membership: ClubMembership, role: Role, actor) -> ClubMembership:
+def staff_change_role(*, actor: Actor, membership: ClubMembership, role: Role) -> ClubMembership:
     club = membership.club
     _require_can_grant(club=club, actor=actor, role=role)
     # Lock the club's owner rows so two admins demoting the last two owners at once can't
@@ -56,7 +57,7 @@ def staff_change_role(*, membership: ClubMembership, role: Role, actor) -> ClubM
 
 
 @transaction.atomic
-def staff_remove(*, membership: ClubMembership, actor) -> None:
+def staff_remove(*, actor: Actor, membership: ClubMembership) -> None:
     club = membership.club
     owners = list(ClubMembership.objects.select_for_update().filter(club=club, role=Role.OWNER))
     if ClubMembership.objects.get(pk=membership.pk).role == Role.OWNER and len(owners) <= 1:
@@ -71,8 +72,11 @@ def staff_remove(*, membership: ClubMembership, actor) -> None:
     membership.delete()
 
 
-def _require_can_grant(*, club, actor, role) -> None:
+def _require_can_grant(*, club, actor: Actor, role) -> None:
     # Only owners (and platform operators) may create or promote owners.
-    is_owner = actor.is_superuser or ClubMembership.objects.filter(club=club, user=actor, role=Role.OWNER).exists()
+    user = actor.user
+    is_owner = user is not None and (
+        user.is_superuser or ClubMembership.objects.filter(club=club, user=user, role=Role.OWNER).exists()
+    )
     if role == Role.OWNER and not is_owner:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only an owner can make someone an owner.")

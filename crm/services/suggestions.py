@@ -17,13 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, MergeReason, MergeRecord, MergeSuggestion, SuggestionStatus
 from crm.services.audit import audit_record
 from crm.services.merges import live_profile_id, profiles_merge
 
 
 @transaction.atomic
-def suggestion_accept(*, club, suggestion_id: int, actor) -> MergeRecord | None:
+def suggestion_accept(*, club, actor: Actor, suggestion_id: int) -> MergeRecord | None:
     """Merge the suggested pair (their live profiles) and mark the suggestion accepted.
 
     Locks both suggested profiles, then the suggestion row, so two staff members deciding the
@@ -55,7 +56,7 @@ def suggestion_accept(*, club, suggestion_id: int, actor) -> MergeRecord | None:
 
 
 @transaction.atomic
-def suggestion_reject(*, club, suggestion_id: int, actor) -> MergeSuggestion:
+def suggestion_reject(*, club, actor: Actor, suggestion_id: int) -> MergeSuggestion:
     """Mark the pair as two different people, so resolution never suggests it again. Audited.
 
     Locks the profiles and the suggestion like `suggestion_accept`, so an accept and a reject of
@@ -99,8 +100,8 @@ def _lock_pending(club, suggestion_id: int) -> MergeSuggestion:
     return suggestion
 
 
-def _decide(suggestion: MergeSuggestion, status: str, actor) -> None:
+def _decide(suggestion: MergeSuggestion, status: str, actor: Actor) -> None:
     suggestion.status = status
     suggestion.decided_at = timezone.now()
-    suggestion.decided_by = actor if actor is not None and actor.is_authenticated else None
+    suggestion.decided_by = actor.user
     suggestion.save(update_fields=["status", "decided_at", "decided_by"])

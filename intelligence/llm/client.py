@@ -16,37 +16,34 @@ from dataclasses import dataclass
 import anthropic
 from django.conf import settings
 
+from intelligence.errors import IntelligenceError, IntelligenceErrorCode
+
 logger = logging.getLogger(__name__)
 prompt_logger = logging.getLogger("intelligence.llm.prompts")
 
 MAX_OUTPUT_TOKENS = 4096
 
 
-class LlmError(Exception):
+class LlmError(IntelligenceError):
     """Base of the client's errors: `code` for the API error body, `message` for people."""
 
-    code = "llm_error"
-
-    def __init__(self, message: str, details: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
+    code = IntelligenceErrorCode.LLM_ERROR
 
 
 class LlmNotConfigured(LlmError):
-    code = "llm_not_configured"
+    code = IntelligenceErrorCode.LLM_NOT_CONFIGURED
 
 
 class LlmUnavailable(LlmError):
     """The model could not be reached or refused the request (after the SDK's retries)."""
 
-    code = "llm_unavailable"
+    code = IntelligenceErrorCode.LLM_UNAVAILABLE
 
 
 class LlmBadOutput(LlmError):
     """The model answered, but not with usable tool input. `errors` lists {path, message}."""
 
-    code = "llm_bad_output"
+    code = IntelligenceErrorCode.LLM_BAD_OUTPUT
 
     def __init__(self, message: str, details: dict | None = None, errors: list[dict] | None = None):
         self.errors = errors or []

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from intelligence.errors import IntelligenceError, IntelligenceErrorCode
+
 SUPPORTED_PHRASINGS = (
     "gold members / gold or silver members / active members / lapsed gold members (tiers and statuses)",
     "played at least 3 rounds in the last 30 days / in the last month / this year / since June",
@@ -168,22 +170,21 @@ ACTIVITIES = (
 )
 
 
-class SegmentTextNotUnderstood(Exception):
+class SegmentTextNotUnderstood(IntelligenceError):
     """Some of the sentence matched no supported phrasing. `details` says what was understood,
     what was not, and the phrasings that work."""
 
-    code = "segment_text_not_understood"
+    code = IntelligenceErrorCode.SEGMENT_TEXT_NOT_UNDERSTOOD
 
     def __init__(self, message: str, *, understood: list[str], not_understood: list[str]):
-        super().__init__(message)
-        self.message = message
         self.understood = understood
         self.not_understood = not_understood
-        self.details = {
+        details = {
             "understood": understood,
             "not_understood": not_understood,
             "supported_phrasings": list(SUPPORTED_PHRASINGS),
         }
+        super().__init__(message, details)
 
 
 @dataclass

@@ -12,11 +12,11 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
-from crm.errors import CrmError
 from crm.events.catalog import CATALOG, PERSON
 from crm.facade import club_membership_tiers, club_tag_names
-from intelligence.llm import LlmBadOutput, LlmError, TokenUsage, is_configured, llm_tool_call
+from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
+from marketing.errors import MarketingError
 from marketing.models import Segment
 from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
 from marketing.services.rules.grammar import rule_conditions, rule_json_schema, rule_validate
@@ -128,17 +128,6 @@ def segment_draft_from_text(*, club, text: str, now: datetime | None = None) -> 
     )
 
 
-DraftRefused = (SegmentTextNotUnderstood, LlmError)  # what segment_draft_from_text may raise
-
-
-def draft_refusal_status(error) -> int:
-    """The HTTP status a refused draft answers with, the same for the API and the page: the
-    marketer's sentence (400), the model's answer (502), the model out of reach (503)."""
-    if isinstance(error, SegmentTextNotUnderstood):
-        return 400
-    return 502 if isinstance(error, LlmBadOutput) else 503
-
-
 def segment_rule_tool_schema() -> dict:
     """The grammar as a tool input schema: the Messages API wants an object at the top, so the
     rule sits under "rule", with the grammar's $defs hoisted to the root where its "#/$defs/…"
@@ -170,7 +159,7 @@ def _rule_from_tool_input(tool_input: dict, club) -> dict:
         errors = _unknown_activity_errors(rule)
         try:  # segments the model names must be this club's (it may invent an id)
             segment_rule_check(club, rule=rule)
-        except CrmError as error:
+        except MarketingError as error:
             errors += error.details["errors"]
     if errors:
         listed = "; ".join(f"{error['path']}: {error['message']}" for error in errors[:5])

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.identity.identifiers import IdentifierKind
 from crm.models import ProfileIdentifier
 from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
@@ -56,8 +56,7 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
     `last_synced_at` up to date. A Messaging failure is not raised: it is recorded (status failed)
     and returned, and the next run resumes. Locking: see `_claim`.
     """
-    if segment.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
+    require_in_club(club, segment)
     if not segment.sync_to_messaging:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "This segment is not set to sync to Messaging.")
     if not _claim(club, segment):

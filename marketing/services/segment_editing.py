@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.errors import CrmError, CrmErrorCode, require_in_club
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
 from crm.services.exports import profiles_export_csv
 from crm.signals import profiles_changed_after_commit
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.grammar import rule_conditions, rule_validate, segment_references
 from marketing.services.segments import segments_lock
@@ -34,13 +36,15 @@ class MembersChange:
 
 
 def segment_create(
-    *, club, actor, name: str, kind: str = SegmentKind.DYNAMIC, rule=None, description: str = "",
-    sync_to_messaging: bool = False, ip_address: str | None = None,
+    *, club, actor: Actor, name: str, kind: str = SegmentKind.DYNAMIC, rule=None, description: str = "",
+    sync_to_messaging: bool = False,
 ) -> Segment:
     """A new segment. A dynamic one's members are filled by the refresh queued after commit."""
     name = _clean_name(name)
     if kind not in SegmentKind.values:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"kind must be one of {', '.join(SegmentKind.values)}."
+        )
     with transaction.atomic():
         segments_lock(club, segment_references(rule))
         segment_rule_check(club, kind=kind, rule=rule, segment=None)
@@ -50,32 +54,34 @@ def segment_create(
                 segment = Segment.objects.create(
                     club=club, name=name, kind=kind, rule=rule if kind == SegmentKind.DYNAMIC else None,
                     description=description or "", sync_to_messaging=sync_to_messaging,
-                    created_by=actor if actor is not None and actor.is_authenticated else None,
+                    created_by=actor.user,
                 )
         except IntegrityError as error:  # a concurrent create of the same name won the race
             raise _name_taken(name) from error
         audit_record(
             club=club, actor=actor, action=AuditAction.SEGMENT_CREATE, target=segment,
-            summary=f"Created {kind} segment '{name}'", details={"rule": segment.rule}, ip_address=ip_address,
+            summary=f"Created {kind} segment '{name}'", details={"rule": segment.rule},
         )
         _refresh_after_commit(segment)
     return segment
 
 
 def segment_update(
-    *, club, actor, segment: Segment, ip_address: str | None = None, **changes
+    *, club, actor: Actor, segment: Segment, **changes
 ) -> Segment:
     """Change name, description, rule or the sync flag; a changed rule refreshes after commit."""
     allowed = {"name", "description", "rule", "sync_to_messaging"}
     if unknown := set(changes) - allowed - {"kind"}:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"These can't be changed: {', '.join(sorted(unknown))}.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"These can't be changed: {', '.join(sorted(unknown))}."
+        )
     if "kind" in changes and changes["kind"] != segment.kind:
-        raise CrmError(
-            CrmErrorCode.INVALID_SEGMENT,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT,
             "A segment's kind can't change; make a new segment instead.",
             {"kind": segment.kind},
         )
-    _require_own(club, segment)
+    require_in_club(club, segment)
     if "name" in changes:
         changes["name"] = _clean_name(changes["name"])
     with transaction.atomic():
@@ -98,30 +104,29 @@ def segment_update(
             club=club, actor=actor, action=AuditAction.SEGMENT_UPDATE, target=locked,
             summary=f"Edited segment '{locked.name}'" + (f" ({', '.join(changed)})" if changed else ""),
             details={"changed": changed, "before": {field: before[field] for field in changed}},
-            ip_address=ip_address,
         )
         if "rule" in changed:
             _refresh_after_commit(locked)
     return locked
 
 
-def segment_delete(*, club, actor, segment: Segment, ip_address: str | None = None) -> None:
+def segment_delete(*, club, actor: Actor, segment: Segment) -> None:
     """Delete a segment and its membership; refused while another segment's rule refers to it."""
-    _require_own(club, segment)
+    require_in_club(club, segment)
     with transaction.atomic():
         # Locked first, so an edit that starts referring to this segment either finishes before
         # (and is seen below) or waits and then finds the segment gone.
         segments_lock(club, {segment.pk})
         if users := segments_built_on(club=club, segment=segment):
-            raise CrmError(
-                CrmErrorCode.INVALID_SEGMENT,
+            raise MarketingError(
+                MarketingErrorCode.INVALID_SEGMENT,
                 f"Other segments build on this one: {', '.join(users)}. Change them first.",
                 {"used_by": users},
             )
         audit_record(
             club=club, actor=actor, action=AuditAction.SEGMENT_DELETE, target=segment,
             summary=f"Deleted segment '{segment.name}' ({segment.member_count} members)",
-            details={"rule": segment.rule, "kind": segment.kind}, ip_address=ip_address,
+            details={"rule": segment.rule, "kind": segment.kind},
         )
         Segment.objects.for_club(club).filter(pk=segment.pk).delete()
 
@@ -133,7 +138,7 @@ def segments_built_on(*, club, segment: Segment) -> list[str]:
 
 
 def segment_members_add(
-    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+    *, club, actor: Actor, segment: Segment, profile_ids
 ) -> MembersChange:
     """Hand-pick profiles into a static segment (ids of other clubs or merged-away profiles are
     dropped); each newcomer gets an `entered` change, like a rule refresh would record."""
@@ -155,11 +160,11 @@ def segment_members_add(
             [SegmentMember(club=club, segment=segment, profile_id=pk, entered_at=now) for pk in newcomers],
             batch_size=1000,
         )
-        return _members_changed(club, actor, segment, newcomers, SegmentChangeKind.ENTERED, now, ip_address)
+        return _members_changed(club, actor, segment, newcomers, SegmentChangeKind.ENTERED, now)
 
 
 def segment_members_remove(
-    *, club, actor, segment: Segment, profile_ids, ip_address: str | None = None
+    *, club, actor: Actor, segment: Segment, profile_ids
 ) -> MembersChange:
     ids = _hand_picked_ids(club, segment, profile_ids)
     now = timezone.now()
@@ -168,34 +173,34 @@ def segment_members_remove(
         leaving = SegmentMember.objects.for_club(club).filter(segment=segment, profile_id__in=ids)
         leavers = sorted(leaving.values_list("profile_id", flat=True))
         leaving.delete()
-        return _members_changed(club, actor, segment, leavers, SegmentChangeKind.EXITED, now, ip_address)
+        return _members_changed(club, actor, segment, leavers, SegmentChangeKind.EXITED, now)
 
 
-def segment_members_export_csv(*, club, actor, segment: Segment, ip_address: str | None = None):
+def segment_members_export_csv(*, club, actor: Actor, segment: Segment):
     """The segment's members as CSV lines, audited like every export of personal data."""
-    _require_own(club, segment)
+    require_in_club(club, segment)
     members = CustomerProfile.objects.for_club(club).filter(
         pk__in=SegmentMember.objects.for_club(club).filter(segment=segment).values("profile_id")
     )
     return profiles_export_csv(
-        club=club, queryset=members, actor=actor, ip_address=ip_address,
+        club=club, actor=actor, queryset=members,
         source={"segment_id": segment.pk, "segment": segment.name},
     )
 
 
 def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: Segment | None = None) -> None:
-    """Refuses (CrmError invalid_rule, every problem with its path) a rule that is malformed, refers
+    """Refuses (MarketingError invalid_rule, every problem with its path) a rule that is malformed, refers
     to a segment this club lacks, or would lead back to `segment`."""
     if kind == SegmentKind.STATIC:
         if rule not in (None, {}):
-            raise CrmError(CrmErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
+            raise MarketingError(MarketingErrorCode.INVALID_RULE, "A static segment is hand-picked; it has no rule.")
         return
     if rule is None:
-        raise CrmError(CrmErrorCode.INVALID_RULE, "A dynamic segment needs a rule.", {"errors": []})
+        raise MarketingError(MarketingErrorCode.INVALID_RULE, "A dynamic segment needs a rule.", {"errors": []})
     errors = rule_validate(rule)
     if errors:
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
             f"The rule has {len(errors)} problem(s).",
             {"errors": [{"path": error.path, "message": error.message} for error in errors]},
         )
@@ -209,12 +214,14 @@ def segment_rule_check(club, *, kind: str = SegmentKind.DYNAMIC, rule, segment: 
         if "segment" in node and node["segment"] not in rules
     ]
     if missing:
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE, "The rule refers to segments that don't exist in this club.", {"errors": missing}
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
+            "The rule refers to segments that don't exist in this club.",
+            {"errors": missing},
         )
     if segment is not None and _leads_back(segment.pk, referenced, rules):
-        raise CrmError(
-            CrmErrorCode.INVALID_RULE,
+        raise MarketingError(
+            MarketingErrorCode.INVALID_RULE,
             "The rule would make this segment depend on itself.",
             {"errors": [{"path": "$", "message": "Segment references form a cycle back to this segment."}]},
         )
@@ -234,7 +241,7 @@ def _leads_back(start: int, referenced: set[int], rules: dict) -> bool:
 
 
 def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
-    _require_own(club, segment)
+    require_in_club(club, segment)
     if segment.kind != SegmentKind.STATIC:
         raise CrmError(
             CrmErrorCode.NOT_PERMITTED, "Profiles are added to a rule-based segment by its rule, not by hand."
@@ -242,13 +249,13 @@ def _hand_picked_ids(club, segment, profile_ids) -> list[int]:
     try:
         ids = sorted({int(pk) for pk in profile_ids})
     except (TypeError, ValueError) as error:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, "Profile ids are whole numbers.") from error
+        raise MarketingError(MarketingErrorCode.INVALID_SEGMENT, "Profile ids are whole numbers.") from error
     if not ids or len(ids) > MAX_HAND_PICKED:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
+        raise MarketingError(MarketingErrorCode.INVALID_SEGMENT, f"Give 1 to {MAX_HAND_PICKED:,} profile ids.")
     return ids
 
 
-def _members_changed(club, actor, segment, profile_ids, change, now, ip_address) -> MembersChange:
+def _members_changed(club, actor: Actor, segment, profile_ids, change, now) -> MembersChange:
     """After hand-picking: the entered/exited records a refresh would write, the new count, the audit row."""
     SegmentChange.objects.bulk_create(
         [SegmentChange(club=club, segment=segment, profile_id=pk, change=change, at=now) for pk in profile_ids],
@@ -266,7 +273,6 @@ def _members_changed(club, actor, segment, profile_ids, change, now, ip_address)
         summary=f"{'Added' if entered else 'Removed'} {len(profile_ids)} profile(s) "
         f"{'to' if entered else 'from'} '{segment.name}'",
         details={"profile_ids": list(profile_ids)[:1000]},
-        ip_address=ip_address,
     )
     profiles_changed_after_commit(club, profile_ids)  # segments built on this list follow it for these people
     return MembersChange(len(profile_ids), count)
@@ -278,15 +284,12 @@ def _refresh_after_commit(segment: Segment) -> None:
     transaction.on_commit(lambda: refresh_segment.delay(segment.club_id, segment.pk), robust=True)
 
 
-def _require_own(club, segment) -> None:
-    if segment.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_FOUND, "No such segment in this club.")
-
-
 def _clean_name(name) -> str:
     name = " ".join(str(name or "").split())
     if not name or len(name) > MAX_NAME:
-        raise CrmError(CrmErrorCode.INVALID_SEGMENT, f"A segment name needs 1–{MAX_NAME} characters.", {"name": name})
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEGMENT, f"A segment name needs 1–{MAX_NAME} characters.", {"name": name}
+        )
     return name
 
 
@@ -298,5 +301,7 @@ def _check_name_free(club, name: str, *, exclude) -> None:
         raise _name_taken(name)
 
 
-def _name_taken(name: str) -> CrmError:
-    return CrmError(CrmErrorCode.SEGMENT_NAME_TAKEN, f"There is already a segment called '{name}'.", {"name": name})
+def _name_taken(name: str) -> MarketingError:
+    return MarketingError(
+        MarketingErrorCode.SEGMENT_NAME_TAKEN, f"There is already a segment called '{name}'.", {"name": name}
+    )

@@ -19,7 +19,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.errors import CrmError, CrmErrorCode, require_in_club
+from crm.kernel.errors import DomainError
 from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentKind, SegmentMember
 from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
 from marketing.services.rules.explain import rule_explain
@@ -72,9 +73,8 @@ INCREMENTAL_BATCH = 5_000
 def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> RefreshResult:
     """Bring the membership up to date: all of it, or only for `profile_ids` (profiles that new
     events touched), which costs in proportion to those profiles rather than to the club. A stored
-    rule that no longer validates (a field since removed) is refused as CrmError invalid_rule."""
-    if segment.club_id != club.pk:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "That segment belongs to another club.")
+    rule that no longer validates (a field since removed) is refused as MarketingError invalid_rule."""
+    require_in_club(club, segment)
     if segment.kind != SegmentKind.DYNAMIC:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "Only rule-based segments are refreshed; add or remove by hand.")
     now = now or timezone.now()
@@ -86,7 +86,7 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
             batch_entered, batch_exited = _apply_difference(club, segment, now, touched=touched)
             entered, exited = entered + batch_entered, exited + batch_exited
     except InvalidRule as error:
-        raise error.as_crm_error("The stored rule no longer validates; edit it.") from error
+        raise error.as_marketing_error("The stored rule no longer validates; edit it.") from error
     milliseconds = round((time.perf_counter() - started) * 1000)
     stored = Segment.objects.for_club(club).filter(pk=segment.pk)
     stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds)
@@ -277,7 +277,7 @@ def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
     can't stop every other segment from refreshing; the next sweep tries it again."""
     try:
         segment_refresh(club=segment.club, segment=segment, profile_ids=profile_ids)
-    except (CrmError, DatabaseError) as error:
+    except (DomainError, DatabaseError) as error:
         details = getattr(error, "details", "")
         logger.warning("Segment %s (club %s) not refreshed: %s %s", segment.pk, segment.club_id, error, details)
         return False

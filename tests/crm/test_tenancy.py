@@ -1,5 +1,6 @@
 import pytest
 
+from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.tenancy import ClubScopeError
 from crm.models import Activity, CustomerProfile, ProfileIdentifier
 from tests.factories import ActivityFactory, ProfileFactory
@@ -88,3 +89,17 @@ def test_bulk_create_gives_each_object_its_own_row_and_id(club_a):
     )
     Activity.objects.bulk_create([twin], ignore_conflicts=True)  # no conflict target here: inserted
     assert Activity.objects.for_club(club_a).filter(profile=profiles[0]).count() == 2
+
+
+def test_require_in_club_lets_the_clubs_own_objects_through(club_a):
+    require_in_club(club_a, ProfileFactory(club=club_a), ProfileFactory(club=club_a))
+
+
+def test_require_in_club_answers_another_clubs_object_as_not_found(club_a, club_b):
+    theirs = ProfileFactory(club=club_b)
+
+    with pytest.raises(CrmError) as refused:
+        require_in_club(club_a, ProfileFactory(club=club_a), theirs)
+
+    assert refused.value.code == CrmErrorCode.NOT_FOUND
+    assert refused.value.message == "No such customer profile in this club."

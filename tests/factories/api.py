@@ -2,12 +2,14 @@
 
 from django.test import Client
 
+from crm.kernel.actor import Actor
 from crm.services.api_keys import api_key_create
 
 
 def key_for(club, *scopes, **options) -> str:
     """A new key's value for the club (default scope profiles:read)."""
-    _, value = api_key_create(club=club, name="test", scopes=scopes or ["profiles:read"], actor=None, **options)
+    scopes = scopes or ["profiles:read"]
+    _, value = api_key_create(club=club, actor=Actor.system(), name="test", scopes=scopes, **options)
     return value
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crm.events.replay import signing_secret_create
 from crm.events.signatures import signature_header
+from crm.kernel.actor import Actor
 
 _ids = itertools.count(1)
 SOURCE_OF_TYPE_PREFIX = {
@@ -49,7 +50,7 @@ def ago(**kwargs) -> datetime:
 
 
 def secret_for(club, source: str) -> str:
-    _, value = signing_secret_create(club=club, source=source, label="test", actor=None)
+    _, value = signing_secret_create(club=club, source=source, label="test", actor=Actor.system())
     return value
 
 

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
 from marketing.models import Segment, SegmentChange, SegmentKind, SegmentMember
 from marketing.services.segments import segment_refresh
@@ -219,7 +220,7 @@ def test_two_people_hand_picking_the_same_profiles_at_once_add_each_once(club_a)
         try:
             barrier.wait()
             segment = Segment.objects.for_club(club_a).get(pk=committee.pk)
-            results.append(segment_members_add(club=club_a, actor=None, segment=segment, profile_ids=people))
+            results.append(segment_members_add(club=club_a, actor=Actor.system(), segment=segment, profile_ids=people))
         except Exception as error:
             errors.append(error)
         finally:

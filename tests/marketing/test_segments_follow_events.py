@@ -2,6 +2,7 @@
 touched (after commit, through the task), and the periodic sweep refreshes every club's segments."""
 
 from crm.events.store import events_store
+from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
 from marketing.models import Segment, SegmentChange, SegmentMember
 from marketing.services.segments import segments_refresh_all
@@ -80,9 +81,9 @@ def test_a_staff_merge_and_its_undo_move_people_out_of_and_back_into_segments_at
     gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
     segment_refresh(club=club_a, segment=gold)
     with django_capture_on_commit_callbacks(execute=True):
-        record = profiles_merge(club=club_a, first_id=ann.pk, second_id=twin.pk, reason="staff")
+        record = profiles_merge(club=club_a, actor=Actor.system(), first_id=ann.pk, second_id=twin.pk, reason="staff")
     members = SegmentMember.objects.for_club(club_a).filter(segment=gold)
     assert set(members.values_list("profile_id", flat=True)) == {record.survivor_id}
     with django_capture_on_commit_callbacks(execute=True):
-        merge_undo(club=club_a, record_id=record.pk)
+        merge_undo(club=club_a, actor=Actor.system(), record_id=record.pk)
     assert set(members.values_list("profile_id", flat=True)) == {ann.pk, twin.pk}

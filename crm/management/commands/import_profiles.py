@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.backfill.importer import import_formats, profiles_import, rejections_write
 from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.models import Club
 
 
@@ -39,7 +40,13 @@ class Command(BaseCommand):
 
         try:
             report = profiles_import(
-                club=club_obj, fmt=fmt, source=file, dry_run=dry_run, on_progress=progress, batch_size=batch_size
+                club=club_obj,
+                actor=Actor.system(),
+                fmt=fmt,
+                source=file,
+                dry_run=dry_run,
+                on_progress=progress,
+                batch_size=batch_size,
             )
         except CrmError as error:
             raise CommandError(f"{file}: {error.message} Nothing was imported.") from error

@@ -37,7 +37,6 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
 from crm.models import Activity, ProfileTag
 from crm.selectors import profile_active_queryset
 from marketing.models import SegmentMember
@@ -67,10 +66,12 @@ class InvalidRule(ValueError):
         self.errors = errors
         super().__init__("; ".join(f"{error.path}: {error.message}" for error in errors))
 
-    def as_crm_error(self, message: str):
+    def as_marketing_error(self, message: str):
         """The refusal services raise: code invalid_rule, every problem with its path."""
+        from marketing.errors import MarketingError, MarketingErrorCode
+
         problems = [{"path": error.path, "message": error.message} for error in self.errors]
-        return CrmError(CrmErrorCode.INVALID_RULE, message, {"errors": problems})
+        return MarketingError(MarketingErrorCode.INVALID_RULE, message, {"errors": problems})
 
 
 def rule_queryset(*, club, rule, now: datetime | None = None):

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.test.utils import override_settings
 
+from crm.kernel.actor import Actor
 from crm.models import AuditLog, CustomerProfile, InboundEvent
 from crm.services.merges import profiles_merge
 from tests.factories import IdentifierFactory, ProfileFactory
@@ -53,7 +54,7 @@ def test_lookup_normalises_the_value_as_ingestion_does(club_a, ann, kind, value)
 def test_lookup_follows_merges_and_skips_nobody(club_a, ann):
     duplicate = ProfileFactory(club=club_a, first_name="Ann", last_name="Brink")
     IdentifierFactory(profile=duplicate, kind="teetime_player_id", value="P9", source="teetime")
-    profiles_merge(club=club_a, first_id=ann.pk, second_id=duplicate.pk, reason="staff", actor=None)
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=ann.pk, second_id=duplicate.pk, reason="staff")
     survivor = CustomerProfile.objects.for_club(club_a).get(merged_into__isnull=True, first_name="Ann")
     rows = api_for(club_a).get("/api/v1/identifiers", {"kind": "teetime_player_id", "value": "P9"}).json()
     assert [row["profile_id"] for row in rows] == [survivor.pk]
@@ -230,7 +231,7 @@ def test_a_revoked_key_cannot_send(club_a):
     from crm.services.api_keys import api_key_revoke
 
     value = key_for(club_a, *EVENTS)
-    api_key_revoke(club=club_a, key=ApiKey.objects.for_club(club_a).get(), actor=None)
+    api_key_revoke(club=club_a, key=ApiKey.objects.for_club(club_a).get(), actor=Actor.system())
     response = post_with(api(value), [envelope("member.created", {"member_id": "M7"}, club=club_a)])
     assert response.status_code == 401
     assert not InboundEvent.objects.for_club(club_a).exists()

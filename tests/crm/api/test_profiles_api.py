@@ -7,6 +7,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from crm.kernel.actor import Actor
 from crm.models import ApiKey, AuditLog, CustomerProfile, Role
 from crm.services.api_keys import api_key_revoke
 from tests.conftest import staff_in
@@ -41,7 +42,7 @@ def test_missing_wrong_revoked_and_expired_keys_are_refused(club_a, profile_a):
     assert api("fw_nope_nope").get("/api/v1/profiles").status_code == 401
     value = key_for(club_a)
     key = ApiKey.objects.for_club(club_a).get()
-    api_key_revoke(club=club_a, key=key, actor=None)
+    api_key_revoke(club=club_a, key=key, actor=Actor.system())
     assert api(value).get("/api/v1/profiles").status_code == 401
     expired = key_for(club_a, expires_at=timezone.now() - timedelta(minutes=1))
     response = api(expired).get("/api/v1/profiles")
@@ -69,6 +70,33 @@ def test_a_write_key_edits_staff_fields_with_survivorship_and_audit(club_a, prof
     profile_a.refresh_from_db()
     assert profile_a.field_sources["first_name"]["source"] == "staff"
     assert AuditLog.objects.for_club(club_a).filter(action="profile.update").exists()
+
+
+def test_a_key_write_is_audited_with_the_key_and_the_address_it_came_from(club_a, profile_a):
+    value = key_for(club_a, "profiles:read", "profiles:write")
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {value}", REMOTE_ADDR="203.0.113.7")
+
+    response = client.patch(
+        f"/api/v1/profiles/{profile_a.pk}", {"first_name": "Alicia"}, content_type="application/json"
+    )
+
+    assert response.status_code == 200, response.json()
+    row = AuditLog.objects.for_club(club_a).get(action="profile.update")
+    assert (row.api_key, row.actor, row.ip_address) == (ApiKey.objects.for_club(club_a).get(), None, "203.0.113.7")
+
+
+def test_a_staff_session_write_is_audited_with_the_person_and_no_key(client, club_a, profile_a):
+    marketer = staff_in(club_a, Role.MARKETER)
+    client.force_login(marketer)
+
+    response = client.patch(
+        f"/api/v1/profiles/{profile_a.pk}", {"first_name": "Alicia"}, content_type="application/json",
+        REMOTE_ADDR="198.51.100.4",
+    )
+
+    assert response.status_code == 200, response.json()
+    row = AuditLog.objects.for_club(club_a).get(action="profile.update")
+    assert (row.actor, row.api_key, row.ip_address) == (marketer, None, "198.51.100.4")
 
 
 @pytest.mark.parametrize(

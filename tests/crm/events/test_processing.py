@@ -9,6 +9,7 @@ from crm.events.catalog import CATALOG
 from crm.events.processing import events_process, events_process_pending
 from crm.events.replay import events_replay
 from crm.events.store import events_store
+from crm.kernel.actor import Actor
 from crm.models import Activity, CustomerProfile, InboundEvent, ProfileIdentifier, Tournament
 from tests.factories import UserFactory
 from tests.factories.events import ago, envelope
@@ -254,7 +255,8 @@ def test_a_staff_edit_outranks_every_source(club_a):
     ingest(club_a, envelope("member.created", {"member_id": "M1", "first_name": "Ann"}, club=club_a, at=ago(days=2)))
     profile = the_profile(club_a)
     profile.first_name = "Anne"
-    profile_save_by_staff(club=club_a, profile=profile, changed_fields=["first_name"], actor=UserFactory())
+    staff = Actor.for_user(UserFactory())
+    profile_save_by_staff(club=club_a, actor=staff, profile=profile, changed_fields=["first_name"])
     ingest(club_a, envelope("member.updated", {"member_id": "M1", "first_name": "Ann"}, club=club_a))
     assert the_profile(club_a).first_name == "Anne"
 
@@ -400,9 +402,9 @@ def test_replay_requeues_rejected_events_that_now_pass(club_a, monkeypatch):
     outcome = ingest(club_a, envelope("member.created", {"member_id": "M1", "tier": "Platinum"}, club=club_a))
     assert outcome.results[0].status == "rejected"
     event = InboundEvent.objects.for_club(club_a).get()
-    assert events_replay(club=club_a, event_ids=[event.pk], actor=None)["still_invalid"] == 1
+    assert events_replay(club=club_a, event_ids=[event.pk], actor=Actor.system())["still_invalid"] == 1
     monkeypatch.undo()
-    assert events_replay(club=club_a, event_ids=[event.pk], actor=None)["queued"] == 1
+    assert events_replay(club=club_a, event_ids=[event.pk], actor=Actor.system())["queued"] == 1
     event.refresh_from_db()
     assert event.status == "processed" and event.transport == "replay"
     assert the_profile(club_a).membership_tier == "Platinum"

@@ -7,8 +7,11 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from graphql import GraphQLError
 
-from crm.models import Note, ProfileTag, Role, Tag
+from crm.errors import CrmError, CrmErrorCode
+from crm.graph.view import ClubGraphQLView
+from crm.models import ApiKey, AuditLog, Note, ProfileTag, Role, Tag
 from tests.conftest import staff_in
 from tests.factories import ActivityFactory, IdentifierFactory, NoteFactory, ProfileFactory, TagFactory, days_ago
 from tests.factories.api import api_for
@@ -219,6 +222,23 @@ def test_notes_are_added_edited_and_deleted_with_a_write_key(club_a, anna):
     _, body = run(client, DELETE_NOTE, id=note["id"])
     assert body["data"]["deleteNote"]["deletedId"] == note["id"]
     assert not Note.objects.for_club(club_a).filter(pk=note["id"]).exists()
+
+
+def test_a_key_write_is_audited_with_the_key(club_a, anna):
+    run(api_for(club_a, READ, WRITE), ADD_NOTE, profileId=anna.pk, body="Wants a locker", pinned=False)
+
+    row = AuditLog.objects.for_club(club_a).get(action="note.add")
+    assert (row.api_key, row.actor) == (ApiKey.objects.for_club(club_a).get(), None)
+
+
+def test_a_refusal_by_a_service_is_shown_with_its_code_and_details_in_extensions():
+    refusal = CrmError(CrmErrorCode.INVALID_TAG, "A tag name needs 1–60 characters.", {"name": ""})
+
+    formatted = ClubGraphQLView.format_error(GraphQLError("wrapped", path=["tagProfiles"], original_error=refusal))
+
+    assert formatted["message"] == "A tag name needs 1–60 characters."
+    assert formatted["path"] == ["tagProfiles"]
+    assert formatted["extensions"] == {"code": "invalid_tag", "details": {"name": ""}}
 
 
 def test_a_staff_session_writes_notes_as_that_person_and_needs_csrf(club_a, anna):

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from crm.backfill.importer import profiles_import
 from crm.events.processing import events_process
 from crm.events.store import events_store
+from crm.kernel.actor import Actor
 from crm.models import AuditLog, CustomerProfile, MergeSuggestion, ProfileIdentifier
 from tests.factories.events import envelope
 
@@ -47,7 +48,7 @@ ROWS = [
 
 
 def import_file(club, path, **options):
-    return profiles_import(club=club, fmt="za", source=path, **options)
+    return profiles_import(club=club, actor=Actor.system(), fmt="za", source=path, **options)
 
 
 def test_an_export_becomes_profiles_with_a_reconciliation(club_a, tmp_path):
@@ -170,7 +171,7 @@ def test_a_uk_export_uses_its_own_columns_dates_and_phone_region(club_b, tmp_pat
             ["Membership ID", "Forename", "Surname", "Email Address", "Mobile", "Date of Birth", "Postcode"]
         )
         writer.writerow(["U1", "Oliver", "Hughes", "oliver@example.co.uk", "07911 123456", "14/03/1980", "sw1a 1aa"])
-    report = profiles_import(club=club_b, fmt="uk", source=path)
+    report = profiles_import(club=club_b, actor=Actor.system(), fmt="uk", source=path)
     assert (report.created, report.rejected) == (1, 0)
     oliver = CustomerProfile.objects.for_club(club_b).get()
     assert (oliver.primary_phone, str(oliver.date_of_birth), oliver.postcode) == (

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.models import Activity, AuditLog, CustomerProfile, MergeRecord, Note, ProfileIdentifier, ProfileTag
 from crm.services.merges import merge_undo, profiles_merge
 from tests.factories import ActivityFactory, NoteFactory, ProfileFactory, TagFactory
@@ -82,7 +83,7 @@ def pair(club_a):
 
 def test_merge_moves_everything_to_the_scl_backed_survivor(club_a, pair):
     member, player = pair
-    record = profiles_merge(club=club_a, first_id=player.pk, second_id=member.pk, reason="staff")
+    record = profiles_merge(club=club_a, actor=Actor.system(), first_id=player.pk, second_id=member.pk, reason="staff")
     assert (record.survivor_id, record.merged_id) == (member.pk, player.pk)
     member.refresh_from_db()
     player.refresh_from_db()
@@ -104,14 +105,14 @@ def test_merge_moves_everything_to_the_scl_backed_survivor(club_a, pair):
 def test_unmerge_restores_both_profiles_exactly(club_a, pair):
     member, player = pair
     before = state_of(club_a, member, player)
-    record = profiles_merge(club=club_a, first_id=member.pk, second_id=player.pk, reason="staff")
-    merge_undo(club=club_a, record_id=record.pk)
+    record = profiles_merge(club=club_a, actor=Actor.system(), first_id=member.pk, second_id=player.pk, reason="staff")
+    merge_undo(club=club_a, actor=Actor.system(), record_id=record.pk)
     assert state_of(club_a, member, player) == before
     record.refresh_from_db()
     assert record.undone_at is not None
     assert AuditLog.objects.for_club(club_a).filter(action="profile.unmerge").count() == 1
     with pytest.raises(CrmError, match="already undone"):
-        merge_undo(club=club_a, record_id=record.pk)
+        merge_undo(club=club_a, actor=Actor.system(), record_id=record.pk)
 
 
 def test_two_members_are_never_merged(club_a):
@@ -119,22 +120,22 @@ def test_two_members_are_never_merged(club_a):
     identify(first, "scl_member_id", "M1")
     identify(second, "scl_member_id", "M2")
     with pytest.raises(CrmError, match="different scl_member_id"):
-        profiles_merge(club=club_a, first_id=first.pk, second_id=second.pk, reason="staff")
+        profiles_merge(club=club_a, actor=Actor.system(), first_id=first.pk, second_id=second.pk, reason="staff")
     assert not MergeRecord.objects.for_club(club_a).exists()
     assert CustomerProfile.objects.for_club(club_a).filter(merged_into__isnull=False).count() == 0
 
 
 def test_merging_into_a_profile_that_was_merged_away_follows_it(club_a):
     first, second, third = (ProfileFactory(club=club_a) for _ in range(3))
-    profiles_merge(club=club_a, first_id=first.pk, second_id=second.pk, reason="staff")
-    record = profiles_merge(club=club_a, first_id=second.pk, second_id=third.pk, reason="staff")
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=first.pk, second_id=second.pk, reason="staff")
+    record = profiles_merge(club=club_a, actor=Actor.system(), first_id=second.pk, second_id=third.pk, reason="staff")
     assert record.survivor_id == first.pk
 
 
 def test_a_profile_of_another_club_cannot_be_merged(club_a, club_b):
     mine, theirs = ProfileFactory(club=club_a), ProfileFactory(club=club_b)
     with pytest.raises(CrmError, match="not found"):
-        profiles_merge(club=club_a, first_id=mine.pk, second_id=theirs.pk, reason="staff")
+        profiles_merge(club=club_a, actor=Actor.system(), first_id=mine.pk, second_id=theirs.pk, reason="staff")
     theirs.refresh_from_db()
     assert theirs.merged_into_id is None
 
@@ -152,7 +153,7 @@ def test_two_merges_touching_one_profile_at_once_lose_nothing(club_a):
         def merge(other, hub=hub, barrier=barrier, errors=errors):
             try:
                 barrier.wait()
-                profiles_merge(club=club_a, first_id=hub.pk, second_id=other.pk, reason="staff")
+                profiles_merge(club=club_a, actor=Actor.system(), first_id=hub.pk, second_id=other.pk, reason="staff")
             except Exception as error:
                 errors.append(error)
             finally:
@@ -179,7 +180,7 @@ def test_processing_follows_a_profile_another_worker_merged_away(club_a):
 
     keep, gone = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
     identify(keep, "scl_member_id", "M1")
-    profiles_merge(club=club_a, first_id=keep.pk, second_id=gone.pk, reason="staff")
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=keep.pk, second_id=gone.pk, reason="staff")
     ref = PersonRef(keys=[("teetime_player_id", "P1")], seen_at=ago(days=1), source="teetime", profile_id=gone.pk)
     locked = profiles_lock_for_refs(club_a, [ref])
     assert ref.profile_id == keep.pk and list(locked) == [keep.pk]

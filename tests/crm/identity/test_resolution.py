@@ -2,6 +2,7 @@
 
 from crm.events.processing import events_process
 from crm.events.store import events_store
+from crm.kernel.actor import Actor
 from crm.models import CustomerProfile, InboundEvent, MergeRecord, MergeSuggestion, ProfileIdentifier
 from tests.factories.events import ago, envelope
 
@@ -332,7 +333,7 @@ def test_an_unmerged_pair_is_not_merged_again_by_the_next_event(club_a):
     )
     link = envelope("contact.created", {"contact_id": "C1", "email": "ann@example.com"}, club=club_a)
     ingest(club_a, link)
-    merge_undo(club=club_a, record_id=MergeRecord.objects.for_club(club_a).get().pk)
+    merge_undo(club=club_a, actor=Actor.system(), record_id=MergeRecord.objects.for_club(club_a).get().pk)
     ingest(club_a, envelope("contact.updated", {"contact_id": "C1", "email": "ann@example.com"}, club=club_a))
     assert live(club_a).count() == 2
     assert MergeSuggestion.objects.for_club(club_a).get().status == "rejected"

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.errors import CrmError
+from crm.kernel.actor import Actor
 from crm.models import (
     Activity,
     AuditLog,
@@ -98,7 +99,7 @@ def suggestion(pair):
 @pytest.fixture
 def record(club_a, pair):
     member, player = pair
-    return profiles_merge(club=club_a, first_id=member.pk, second_id=player.pk, reason="staff")
+    return profiles_merge(club=club_a, actor=Actor.system(), first_id=member.pk, second_id=player.pk, reason="staff")
 
 
 def review_url(suggestion, view="change"):
@@ -274,12 +275,12 @@ def test_accepting_after_one_profile_moved_on_merges_the_live_profiles(club_a, p
     older = ProfileFactory(club=club_a)
     CustomerProfile.objects.for_club(club_a).filter(pk=older.pk).update(created_at=timezone.now() - YEAR)
     # After the suggestion was made, an event showed the player is that older profile.
-    profiles_merge(club=club_a, first_id=player.pk, second_id=older.pk, reason="event")
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=player.pk, second_id=older.pk, reason="event")
     player.refresh_from_db()
     live = player.merged_into_id
     assert live == older.pk
 
-    record = suggestion_accept(club=club_a, suggestion_id=suggestion.pk, actor=None)
+    record = suggestion_accept(club=club_a, suggestion_id=suggestion.pk, actor=Actor.system())
 
     assert {record.survivor_id, record.merged_id} == {member.pk, live}
     suggestion.refresh_from_db()
@@ -291,12 +292,12 @@ def test_a_pair_that_already_became_one_is_closed_on_accept_and_cannot_be_reject
     member, player = pair
     third = ProfileFactory(club=club_a)
     suggestion = suggest(player, third)
-    profiles_merge(club=club_a, first_id=member.pk, second_id=player.pk, reason="event")
-    profiles_merge(club=club_a, first_id=member.pk, second_id=third.pk, reason="event")
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=member.pk, second_id=player.pk, reason="event")
+    profiles_merge(club=club_a, actor=Actor.system(), first_id=member.pk, second_id=third.pk, reason="event")
 
     with pytest.raises(CrmError, match="already one profile"):
-        suggestion_reject(club=club_a, suggestion_id=suggestion.pk, actor=None)
-    assert suggestion_accept(club=club_a, suggestion_id=suggestion.pk, actor=None) is None
+        suggestion_reject(club=club_a, suggestion_id=suggestion.pk, actor=Actor.system())
+    assert suggestion_accept(club=club_a, suggestion_id=suggestion.pk, actor=Actor.system()) is None
     suggestion.refresh_from_db()
     assert suggestion.status == SuggestionStatus.ACCEPTED
 
@@ -304,7 +305,7 @@ def test_a_pair_that_already_became_one_is_closed_on_accept_and_cannot_be_reject
 def test_a_suggestion_of_another_club_is_not_found_by_the_services(club_a, club_b, suggestion):
     for service in (suggestion_accept, suggestion_reject):
         with pytest.raises(CrmError, match="not found"):
-            service(club=club_b, suggestion_id=suggestion.pk, actor=None)
+            service(club=club_b, suggestion_id=suggestion.pk, actor=Actor.system())
     suggestion.refresh_from_db()
     assert suggestion.status == SuggestionStatus.PENDING
 
@@ -408,7 +409,8 @@ def test_merge_action_reports_a_refused_merge(client_for, club_a):
 def test_a_viewer_can_neither_decide_nor_merge_nor_unmerge(client_for, club_a, pair, suggestion):
     other = suggest(ProfileFactory(club=club_a), ProfileFactory(club=club_a))
     merged_pair = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
-    record = profiles_merge(club=club_a, first_id=merged_pair[0].pk, second_id=merged_pair[1].pk, reason="staff")
+    first, second = (profile.pk for profile in merged_pair)
+    record = profiles_merge(club=club_a, actor=Actor.system(), first_id=first, second_id=second, reason="staff")
     client = client_for(club_a, Role.VIEWER)
     before = snapshot(club_a)
 

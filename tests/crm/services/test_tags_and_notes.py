@@ -1,6 +1,7 @@
 import pytest
 
 from crm.errors import CrmError, CrmErrorCode
+from crm.kernel.actor import Actor
 from crm.models import AuditAction, AuditLog, ProfileTag
 from crm.services.notes import note_add, note_edit
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
@@ -12,8 +13,9 @@ def test_bulk_tag_adds_once_and_reports_rows_added(club_a):
     profiles = ProfileFactory.create_batch(4, club=club_a)
     tag = tag_get_or_create(club=club_a, name="  Summer   League ")
     assert tag.name == "Summer League"
-    assert profiles_tag(club=club_a, profile_ids=[p.pk for p in profiles[:2]], tag=tag, actor=actor) == 2
-    assert profiles_tag(club=club_a, profile_ids=[p.pk for p in profiles], tag=tag, actor=actor) == 2
+    staff = Actor.for_user(actor)
+    assert profiles_tag(club=club_a, actor=staff, profile_ids=[p.pk for p in profiles[:2]], tag=tag) == 2
+    assert profiles_tag(club=club_a, actor=staff, profile_ids=[p.pk for p in profiles], tag=tag) == 2
     assert ProfileTag.objects.for_club(club_a).filter(tag=tag).count() == 4
     assert tag_get_or_create(club=club_a, name="summer league") == tag
     assert AuditLog.objects.for_club(club_a).filter(action=AuditAction.TAG).count() == 2
@@ -23,19 +25,19 @@ def test_bulk_untag(club_a):
     actor = UserFactory()
     profiles = ProfileFactory.create_batch(3, club=club_a)
     tag = tag_get_or_create(club=club_a, name="vip")
-    profiles_tag(club=club_a, profile_ids=[p.pk for p in profiles], tag=tag, actor=actor)
-    assert profiles_untag(club=club_a, profile_ids=[profiles[0].pk], tag=tag, actor=actor) == 1
+    profiles_tag(club=club_a, profile_ids=[p.pk for p in profiles], tag=tag, actor=Actor.for_user(actor))
+    assert profiles_untag(club=club_a, profile_ids=[profiles[0].pk], tag=tag, actor=Actor.for_user(actor)) == 1
     assert set(profiles[1].tags.values_list("name", flat=True)) == {"vip"}
     assert not profiles[0].tags.exists()
 
 
 def test_tagging_with_another_clubs_tag_or_profiles_does_nothing(club_a, club_b):
-    actor = UserFactory()
+    actor = Actor.for_user(UserFactory())
     foreign_tag = tag_get_or_create(club=club_b, name="bravo")
     with pytest.raises(CrmError):
-        profiles_tag(club=club_a, profile_ids=[ProfileFactory(club=club_a).pk], tag=foreign_tag, actor=actor)
+        profiles_tag(club=club_a, actor=actor, profile_ids=[ProfileFactory(club=club_a).pk], tag=foreign_tag)
     own_tag = tag_get_or_create(club=club_a, name="alpha")
-    assert profiles_tag(club=club_a, profile_ids=[ProfileFactory(club=club_b).pk], tag=own_tag, actor=actor) == 0
+    assert profiles_tag(club=club_a, actor=actor, profile_ids=[ProfileFactory(club=club_b).pk], tag=own_tag) == 0
     assert not ProfileTag.objects.unscoped_across_clubs().exists()
 
 
@@ -48,9 +50,9 @@ def test_bad_tag_names_are_refused(club_a, name):
 
 def test_note_edit_marks_it_edited_and_audits(club_a, profile_a):
     author = UserFactory()
-    note = note_add(club=club_a, profile=profile_a, author=author, body=" Likes 7am tee times ")
+    note = note_add(club=club_a, profile=profile_a, actor=Actor.for_user(author), body=" Likes 7am tee times ")
     assert note.body == "Likes 7am tee times" and not note.is_edited
-    note_edit(club=club_a, note=note, actor=author, body="Likes 6am tee times", is_pinned=True)
+    note_edit(club=club_a, note=note, actor=Actor.for_user(author), body="Likes 6am tee times", is_pinned=True)
     note.refresh_from_db()
     assert note.is_edited and note.is_pinned
     actions = list(AuditLog.objects.for_club(club_a).values_list("action", flat=True).order_by("id"))
@@ -59,12 +61,13 @@ def test_note_edit_marks_it_edited_and_audits(club_a, profile_a):
 
 def test_empty_note_is_refused(club_a, profile_a):
     with pytest.raises(CrmError) as error:
-        note_add(club=club_a, profile=profile_a, author=None, body="   ")
+        note_add(club=club_a, profile=profile_a, actor=Actor.system(), body="   ")
     assert error.value.code == CrmErrorCode.EMPTY_NOTE
     assert not profile_a.notes.exists()
 
 
-def test_note_on_another_clubs_profile_is_refused(club_a, club_b, profile_a):
-    with pytest.raises(CrmError):
-        note_add(club=club_b, profile=profile_a, author=None, body="sneaky")
+def test_note_on_another_clubs_profile_is_not_found(club_a, club_b, profile_a):
+    with pytest.raises(CrmError) as error:
+        note_add(club=club_b, profile=profile_a, actor=Actor.system(), body="sneaky")
+    assert error.value.code == CrmErrorCode.NOT_FOUND
     assert not profile_a.notes.exists()
