@@ -218,7 +218,7 @@ def sends_dispatch(
     contents = MessageContent.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
     for content in contents.order_by("channel"):
         due = _source_rows(club, source, content.channel).filter(_due(now))
-        if _quiet_hours_end(club, policy, now) is not None:
+        if quiet_hours_end(club, policy, now) is not None:
             progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
             continue
         client = client or MessagingClient.from_settings()
@@ -266,7 +266,7 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
         outcome[reason] = open_rows.filter(condition).update(
             status=SendStatus.SKIPPED, skip_reason=reason, claimed_until=None
         )
-    quiet_until = _quiet_hours_end(club, policy, now)
+    quiet_until = quiet_hours_end(club, policy, now)
     if quiet_until is not None:
         outcome["deferred"] = open_rows.update(status=SendStatus.DEFERRED, due_at=quiet_until, claimed_until=None)
     return {name: count for name, count in outcome.items() if count}
@@ -308,7 +308,7 @@ def _skip_conditions(club, rows, *, channel, policy, now):
         yield SendSkipReason.FREQUENCY_CAP, Q(pk__in=at_cap)
 
 
-def _quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:
+def quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:
     """When the club's quiet hours that `now` falls in end, or None outside them. Quiet hours may
     span midnight (21:00–08:00); they are read in the club's timezone."""
     if policy is None or policy.quiet_hours_start is None or policy.quiet_hours_start == policy.quiet_hours_end:
