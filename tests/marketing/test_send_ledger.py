@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from marketing.messaging.client import MessagingClient
@@ -210,3 +211,26 @@ def test_two_dispatchers_at_once_send_every_profile_exactly_once(club_a, messagi
     assert sum(result.sent for result in results) == 60
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(everyone)
+
+
+def test_a_recipient_messaging_rejects_is_failed_with_the_reason_and_the_rest_are_sent(
+    club_a, people, messaging_simulator
+):
+    messaging_simulator.block(people[1].primary_email)
+    enqueue(club_a, people)
+    result = sends_dispatch(club=club_a, source=SPRING)
+    assert (result.sent, result.failed) == (4, 1)
+    rejected = rows(club_a).get(profile=people[1])
+    assert (rejected.status, rejected.error) == (SendStatus.FAILED, f"{people[1].primary_email} is blocked")
+    assert messages_to(messaging_simulator) == ids(people[:1] + people[2:])
+
+
+def test_a_dispatch_costs_the_same_queries_for_few_or_many_recipients(club_a, messaging_simulator):
+    few, many = SendSource.campaign_run(10), SendSource.campaign_run(11)
+    enqueue(club_a, ReachableProfileFactory.create_batch(2, club=club_a), source=few)
+    enqueue(club_a, ReachableProfileFactory.create_batch(40, club=club_a), source=many)
+    with CaptureQueriesContext(connection) as for_few:
+        assert sends_dispatch(club=club_a, source=few).sent == 2
+    with CaptureQueriesContext(connection) as for_many:
+        assert sends_dispatch(club=club_a, source=many).sent == 40
+    assert len(for_many.captured_queries) == len(for_few.captured_queries)
