@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
+from crm.models import Role
 from marketing.messaging.client import MessagingClient
 from marketing.models import MessageSend, SendStatus
 from marketing.services.sends import SendSource, sends_dispatch, sends_enqueue
@@ -234,3 +236,19 @@ def test_a_dispatch_costs_the_same_queries_for_few_or_many_recipients(club_a, me
     with CaptureQueriesContext(connection) as for_many:
         assert sends_dispatch(club=club_a, source=many).sent == 40
     assert len(for_many.captured_queries) == len(for_few.captured_queries)
+
+
+def test_staff_see_their_clubs_ledger_read_only_and_not_another_clubs(client_for, club_a, club_b, people):
+    enqueue(club_a, people[:1])
+    enqueue(club_b, [ReachableProfileFactory(club=club_b, first_name="Bertie", last_name="Bravo")])
+    ours, theirs = rows(club_a).get(), rows(club_b).get()
+    client = client_for(club_a, Role.ADMIN)
+    listing = client.get(reverse("admin:marketing_messagesend_changelist")).content.decode()
+    assert str(people[0]) in listing and "Bertie" not in listing
+    assert client.get(reverse("admin:marketing_messagesend_change", args=[ours.pk])).status_code == 200
+    # Django's admin answers a redirect with "doesn't exist" for ids it can't see; never the row.
+    other = client.get(reverse("admin:marketing_messagesend_change", args=[theirs.pk]))
+    assert other.status_code in (302, 404) and b"Bertie" not in other.content
+    assert client.get(reverse("admin:marketing_messagesend_add")).status_code == 403
+    client.post(reverse("admin:marketing_messagesend_change", args=[ours.pk]), {"status": "sent"})
+    assert rows(club_a).get().status == SendStatus.PENDING
