@@ -51,6 +51,7 @@ from marketing.models import (
     SendSourceKind,
     SendStatus,
     Suppression,
+    SuppressionReason,
 )
 from marketing.models.sends import OPEN_SEND_STATUSES, send_idempotency_key
 from marketing.services.messaging_batches import (
@@ -237,6 +238,8 @@ def sends_dispatch(
 def suppression_add(*, club, channel: str, reason: str, profile=None, address: str = "", note: str = "") -> Suppression:
     """Stop sending on `channel` to the profile and/or the address (normalised like identifiers);
     adding one that exists returns it. Rows already enqueued are skipped when they are claimed."""
+    if channel not in SendChannel.values or reason not in SuppressionReason.values:
+        raise ValueError(f"Unknown channel {channel!r} or reason {reason!r}.")
     if profile is not None and profile.club_id != club.pk:
         raise ValueError("That profile belongs to another club.")
     if address:

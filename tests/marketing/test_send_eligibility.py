@@ -277,3 +277,15 @@ def test_two_sources_dispatched_at_once_never_exceed_the_cap(club_a, messaging_s
     assert sum(result.sent for result in results) == 30
     assert sum(result.skipped.get(SendSkipReason.FREQUENCY_CAP, 0) for result in results) == 30
     assert messages_to(messaging_simulator) == sorted(str(person.pk) for person in people)
+
+
+def test_a_suppression_of_another_clubs_profile_is_refused(club_a, club_b):
+    theirs = ReachableProfileFactory(club=club_b)
+    with pytest.raises(ValueError, match="another club"):
+        suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, profile=theirs)
+
+
+def test_suppressing_the_same_address_twice_keeps_one_suppression(club_a):
+    first = suppression_add(club=club_a, channel="email", reason=SuppressionReason.BOUNCED, address="a@alpha.test")
+    again = suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, address="A@alpha.test")
+    assert again.pk == first.pk
