@@ -252,3 +252,31 @@ def test_staff_see_their_clubs_ledger_read_only_and_not_another_clubs(client_for
     assert client.get(reverse("admin:marketing_messagesend_add")).status_code == 403
     client.post(reverse("admin:marketing_messagesend_change", args=[ours.pk]), {"status": "sent"})
     assert rows(club_a).get().status == SendStatus.PENDING
+
+
+def test_a_source_sending_on_two_channels_sends_each_under_its_own_content(club_a, people, messaging_simulator):
+    enqueue(club_a, people[:2])
+    enqueue(club_a, people[:2], channel="sms", template_id="tpl_tee_time_sms", variables={})
+    assert sends_dispatch(club=club_a, source=SPRING).sent == 4
+    sent = messaging_simulator.state()["messages"]
+    assert sorted((message["channel"], message["template_id"]) for message in sent) == [
+        ("email", "tpl_welcome"),
+        ("email", "tpl_welcome"),
+        ("sms", "tpl_tee_time_sms"),
+        ("sms", "tpl_tee_time_sms"),
+    ]
+    assert {message["address"] for message in sent if message["channel"] == "sms"} == {
+        person.primary_phone for person in people[:2]
+    }
+
+
+def test_an_enqueue_costs_the_same_queries_for_few_or_many_profiles(club_a):
+    few, many = (
+        ReachableProfileFactory.create_batch(2, club=club_a),
+        ReachableProfileFactory.create_batch(40, club=club_a),
+    )
+    with CaptureQueriesContext(connection) as for_few:
+        enqueue(club_a, few, source=SendSource.campaign_run(10))
+    with CaptureQueriesContext(connection) as for_many:
+        enqueue(club_a, many, source=SendSource.campaign_run(11))
+    assert len(for_many.captured_queries) == len(for_few.captured_queries)
