@@ -9,7 +9,7 @@ from crm.admin import ClubScopedAdmin
 from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
 from crm.page_errors import domain_errors_shown
-from marketing.models import Segment, SegmentKind
+from marketing.models import MessageSend, Segment, SegmentKind
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,
     segment_create,
@@ -139,3 +139,36 @@ class SegmentAdmin(ClubScopedAdmin):
         for segment_id in flagged:
             sync_segment_to_messaging.delay(request.club.pk, segment_id)
         messages.success(request, f"Sync to Messaging started for {len(flagged)} segment(s).")
+
+
+@admin.register(MessageSend)
+class MessageSendAdmin(ClubScopedAdmin):
+    """The send ledger, to answer "did this person get that message, and if not why": read-only,
+    since only the send service may write it."""
+
+    is_read_only = True
+    list_display = ("created_at", "profile", "channel", "source_kind", "source_id", "status", "skip_reason", "sent_at")
+    list_filter = ("status", "channel", "source_kind", "skip_reason")
+    list_select_related = ("profile",)
+    search_fields = ("=profile__id", "=source_id", "=message_id")
+    search_help_text = "Exact profile id, source id or Messaging message id."
+    show_full_result_count = False
+    fields = (
+        "profile",
+        "source_kind",
+        "source_id",
+        "channel",
+        "status",
+        "skip_reason",
+        "error",
+        "due_at",
+        "claimed_until",
+        "attempts",
+        "message_id",
+        "created_at",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-created_at", "-id")

@@ -9,6 +9,7 @@ Messaging API under /v1/ (see docs/messaging.md):
     GET  /_sim/requests   every /v1/ request received, in order, with its outcome
     GET  /_sim/state      lists (members, and how many times each was really added), sends
     POST /_sim/reset      forget everything (templates come back)
+    POST /_sim/block      {"addresses": [...]}: reject sends to these addresses (a known-bad address)
     POST /_sim/fail       {"mode": "500"|"429"|"timeout"|"timeout_after_apply", "times": N, "after": K,
                            "retry_after": S, "delay": S, "method": "POST", "path_prefix": "/v1/lists",
                            "path_regex": "/members$"}
@@ -109,6 +110,7 @@ class SimulatorState:
     idempotent: dict = field(default_factory=dict)  # Idempotency-Key → (body digest, status, response)
     requests: list = field(default_factory=list)
     failures: list = field(default_factory=list)
+    blocked_addresses: set = field(default_factory=set)  # sends to these are rejected per recipient
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     # One lock around every read-check-write of the state: two requests with the same key can't
     # both miss the idempotency store and both apply.
@@ -130,6 +132,7 @@ class SimulatorState:
                 "idempotent",
                 "requests",
                 "failures",
+                "blocked_addresses",
                 "ids",
             ):
                 setattr(self, name, getattr(fresh, name))
@@ -254,6 +257,13 @@ class MessagingSimulatorHandler(JsonHandler):
             with state.lock:
                 state.failures.append(FailureRule(**body))
             return self._send(201, {"failing": len(state.failures)})
+        if (method, path) == ("POST", "/_sim/block"):
+            addresses = body.get("addresses")
+            if not isinstance(addresses, list) or set(body) != {"addresses"}:
+                return self._send(400, {"error": {"code": "invalid_block", "message": "Send {'addresses': [...]}."}})
+            with state.lock:
+                state.blocked_addresses.update(str(address) for address in addresses)
+            return self._send(201, {"blocked": len(state.blocked_addresses)})
         if (method, path) == ("DELETE", "/_sim/fail"):
             with state.lock:
                 state.failures.clear()
@@ -387,6 +397,15 @@ def messages_send_batch(state, *, body, query):
                     "idempotency_key": key,
                     "status": "rejected",
                     "reason": f"no address for {channel}",
+                }
+            )
+        elif address in state.blocked_addresses:
+            results.append(
+                {
+                    "external_id": external_id,
+                    "idempotency_key": key,
+                    "status": "rejected",
+                    "reason": f"{address} is blocked",
                 }
             )
         elif key in state.recipient_keys:

@@ -231,6 +231,11 @@ MESSAGING_SYNC_BATCH = env.int("MESSAGING_SYNC_BATCH", default=500)
 MESSAGING_SYNC_MINUTES = env.int("MESSAGING_SYNC_MINUTES", default=15)
 # A sync whose heartbeat is older than this is presumed dead (worker killed) and may be taken over.
 MESSAGING_SYNC_STALE_SECONDS = env.int("MESSAGING_SYNC_STALE_SECONDS", default=600)
+# The send ledger: recipients per batch send (Messaging takes up to 1,000), and how long a
+# dispatcher owns the rows it claimed: longer than a batch call with all its retries can take, so a
+# row is only picked up again when its dispatcher has surely died (and then under the same key).
+MESSAGING_SEND_BATCH = env.int("MESSAGING_SEND_BATCH", default=500)
+MESSAGING_SEND_CLAIM_SECONDS = env.int("MESSAGING_SEND_CLAIM_SECONDS", default=900)
 
 # --- Anthropic (SPEC 19): only intelligence/llm/ reads these -------------------------------
 # An empty key means offline: the AI segment builder falls back to its phrase parser. An empty

@@ -18,8 +18,6 @@ knows them, so Messaging can join the list member to a contact it already has. E
 merged-away profiles are never pushed, and are removed if they had been.
 """
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,10 +28,14 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode, require_in_club
-from crm.identity.identifiers import IdentifierKind
-from crm.models import ProfileIdentifier
 from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
 from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
+from marketing.services.messaging_batches import (
+    batches_by_profile,
+    idempotency_key,
+    messaging_contact,
+    messaging_contact_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +182,7 @@ def _list_create(club, segment: Segment, client: MessagingClient, *, vanished_li
     messaging_list = client.list_create(
         name=name,
         external_id=f"fairway-segment-{segment.pk}",
-        idempotency_key=_idempotency_key("list", segment, [club.pk, segment.pk, name, vanished_list_id]),
+        idempotency_key=idempotency_key(_key_prefix(segment, "list"), [club.pk, segment.pk, name, vanished_list_id]),
     )
     with transaction.atomic():
         Segment.objects.for_club(club).filter(pk=segment.pk).update(messaging_list_id=messaging_list.id)
@@ -216,25 +218,19 @@ def _wanted_members(club, segment: Segment):
 def _addition_batches(club, segment, list_id, client, batch_size, now):
     """Push members not yet on the list, one batch per call; yields each acknowledged batch's ids."""
     already_listed = MessagingListEntry.objects.for_club(club).filter(segment=segment, profile=OuterRef("profile"))
-    contact_id = (
-        ProfileIdentifier.objects.for_club(club)
-        .filter(profile=OuterRef("profile"), kind=IdentifierKind.MESSAGING_CONTACT_ID)
-        .order_by("-last_seen_at")
-        .values("value")[:1]
-    )
+    contact_id = messaging_contact_id(club)
     pending = (
         _wanted_members(club, segment)
         .filter(~Exists(already_listed))
-        .order_by("profile_id")
         .values("id", "profile_id", "profile__primary_email", "profile__primary_phone", contact_id=Subquery(contact_id))
     )
-    for rows in _by_profile(pending, batch_size):
-        contacts = [_contact(row) for row in rows]
+    for rows in batches_by_profile(pending, batch_size):
+        contacts = [messaging_contact(row) for row in rows]
         identity = [[row["profile_id"], row["id"]] for row in rows]
         client.list_add_contacts(
             list_id=list_id,
             contacts=contacts,
-            idempotency_key=_idempotency_key("add", segment, [list_id, identity, contacts]),
+            idempotency_key=idempotency_key(_key_prefix(segment, "add"), [list_id, identity, contacts]),
         )
         profile_ids = [row["profile_id"] for row in rows]
         with transaction.atomic():
@@ -254,31 +250,21 @@ def _removal_batches(club, segment, list_id, client, batch_size):
         MessagingListEntry.objects.for_club(club)
         .filter(segment=segment)
         .filter(~Exists(still_wanted))
-        .order_by("profile_id")
         .values("id", "profile_id")
     )
-    for rows in _by_profile(leaving, batch_size):
+    for rows in batches_by_profile(leaving, batch_size):
         profile_ids = [row["profile_id"] for row in rows]
         client.list_remove_contacts(
             list_id=list_id,
             external_ids=[str(profile_id) for profile_id in profile_ids],
-            idempotency_key=_idempotency_key(
-                "remove", segment, [list_id, [[row["profile_id"], row["id"]] for row in rows]]
+            idempotency_key=idempotency_key(
+                _key_prefix(segment, "remove"), [list_id, [[row["profile_id"], row["id"]] for row in rows]]
             ),
         )
         with transaction.atomic():
             MessagingListEntry.objects.for_club(club).filter(segment=segment, profile_id__in=profile_ids).delete()
             _beat(club, segment)
         yield profile_ids
-
-
-def _by_profile(rows, batch_size: int):
-    """Batches of value rows in profile order, each read after the last one's profile, so a batch
-    cut again after a failure has the same content (and the same idempotency key)."""
-    after = 0
-    while batch := list(rows.filter(profile_id__gt=after)[:batch_size]):
-        yield batch
-        after = batch[-1]["profile_id"]
 
 
 def _beat(club, segment) -> None:
@@ -295,16 +281,5 @@ def _beat(club, segment) -> None:
     segment.sync_heartbeat_at = now
 
 
-def _contact(row: dict) -> dict:
-    contact = {
-        "external_id": str(row["profile_id"]),
-        "email": row["profile__primary_email"],
-        "phone": row["profile__primary_phone"],
-        "contact_id": row["contact_id"],
-    }
-    return {name: value for name, value in contact.items() if value}
-
-
-def _idempotency_key(action: str, segment: Segment, content) -> str:
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-    return f"fairway-segment-{segment.pk}-{action}-{digest[:40]}"
+def _key_prefix(segment: Segment, action: str) -> str:
+    return f"fairway-segment-{segment.pk}-{action}"

@@ -15,6 +15,9 @@ class SimulatorControl:
     def fail(self, **rule) -> None:
         requests.post(f"{self.url}/_sim/fail", json=rule, timeout=5).raise_for_status()
 
+    def block(self, *addresses: str) -> None:
+        requests.post(f"{self.url}/_sim/block", json={"addresses": list(addresses)}, timeout=5).raise_for_status()
+
     def stop_failing(self) -> None:
         requests.delete(f"{self.url}/_sim/fail", timeout=5).raise_for_status()
 

@@ -1,0 +1,475 @@
+"""The send ledger (SPEC 9, 10): the one way anything is sent to Messaging.
+
+A campaign run or a journey step (the *source*) first enqueues its recipients: one `MessageSend`
+row per (source, channel, profile), unique, written before Messaging hears of it. A dispatcher
+then claims due rows in small batches and sends each batch with one call, every recipient under
+the key its row derives (`send_idempotency_key`), and marks a row sent only when Messaging has
+acknowledged it — accepted, or a duplicate of that same key, which means an earlier attempt got
+through and only its answer was lost. So a retry after a timeout, a second dispatcher, or a
+dispatcher restarted after a crash never sends anyone twice, and nobody is lost.
+
+Whether a row may go is decided here and only here, in SQL over the rows (never a loop over
+profiles), both when it is enqueued and again when it is claimed, since consent, suppressions and
+erasure can change in between:
+
+- erased or merged-away profiles, no opt-in for the channel (the CRM's copy of Messaging's
+  consent, SPEC 1), a suppression of the profile or its address, or no address for the channel
+  → skipped, with the reason;
+- the club's frequency cap: N messages per channel per rolling D days, counting what was sent from
+  any source, and what other dispatchers have claimed and not yet answered for → skipped;
+- the club's quiet hours (its local time) → deferred until they end, then sent like any other.
+
+Locking: rows are claimed with `SELECT … FOR UPDATE SKIP LOCKED` in a short transaction that
+stamps `claimed_until`; no lock is held across the HTTP call. With a frequency cap, claims of the
+same club and channel also take an advisory lock, so two dispatchers can't both see room for the
+last message a profile may get.
+"""
+
+import logging
+import zoneinfo
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from crm.identity.identifiers import IdentifierKind, identifier_normalise
+from crm.kernel.locks import advisory_xact_lock
+from crm.models import CustomerProfile
+from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
+from marketing.models import (
+    MessageContent,
+    MessageSend,
+    SendChannel,
+    SendPolicy,
+    SendSkipReason,
+    SendSourceKind,
+    SendStatus,
+    Suppression,
+    SuppressionReason,
+)
+from marketing.models.sends import OPEN_SEND_STATUSES, send_idempotency_key
+from marketing.services.messaging_batches import (
+    batches_by_profile,
+    idempotency_key,
+    messaging_contact,
+    messaging_contact_id,
+)
+
+logger = logging.getLogger(__name__)
+
+# Profiles written per enqueue statement: bounded so one enqueue of a 20k audience is a few
+# statements with a bounded parameter list each.
+ENQUEUE_CHUNK = 2000
+# The profile field holding a channel's address; push goes to the app, which needs none.
+ADDRESS_FIELDS = {
+    SendChannel.EMAIL: "profile__primary_email",
+    SendChannel.SMS: "profile__primary_phone",
+    SendChannel.WHATSAPP: "profile__primary_phone",
+}
+
+
+@dataclass(frozen=True)
+class SendSource:
+    """What a send belongs to: a campaign run, or a journey step (its run per enrolment, when
+    re-entry lets one profile pass the same step twice)."""
+
+    kind: str  # a SendSourceKind
+    id: int
+
+    @classmethod
+    def campaign_run(cls, run_id: int) -> "SendSource":
+        return cls(SendSourceKind.CAMPAIGN_RUN, run_id)
+
+    @classmethod
+    def journey_step(cls, step_id: int) -> "SendSource":
+        return cls(SendSourceKind.JOURNEY_STEP, step_id)
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """Where the requested profiles' rows stand after an enqueue (a repeated enqueue reports the
+    rows the first one wrote; `created` counts only the new ones). Another club's profile ids get
+    no row and are not counted."""
+
+    created: int = 0
+    pending: int = 0
+    deferred: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # SendSkipReason → rows
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    # Messaging could not be reached: the run stopped, the unanswered rows stay pending and the
+    # next run sends them under the same keys.
+    unavailable: bool = False
+    error: str = ""
+
+
+def sends_enqueue(
+    *,
+    club,
+    source: SendSource,
+    channel: str,
+    profile_ids,
+    template_id: str = "",
+    subject: str = "",
+    body: str = "",
+    variables: dict | None = None,
+    now: datetime | None = None,
+) -> EnqueueResult:
+    """Write a pending row per profile for `source` on `channel`, then apply every rule to them.
+
+    The content (a Messaging template id with variables, or a subject and body) is stored once per
+    source and channel; enqueueing more profiles later must pass the same content. Profiles of
+    another club are ignored; a profile already enqueued for this source keeps its row (and its
+    status). Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
+    Raises ValueError for a channel, source or content the caller got wrong.
+    """
+    if channel not in SendChannel.values:
+        raise ValueError(f"{channel!r} is not a channel.")
+    if source.kind not in SendSourceKind.values:
+        raise ValueError(f"{source.kind!r} is not a send source.")
+    if not template_id and not body:
+        raise ValueError("A send needs a Messaging template id, or a body.")
+    now = now or timezone.now()
+    policy = _policy(club)
+    wanted = {
+        "template_id": template_id,
+        "subject": subject,
+        "body": body,
+        "variables": variables or {},
+    }
+    content, _ = MessageContent.objects.for_club(club).get_or_create(
+        club=club, source_kind=source.kind, source_id=source.id, channel=channel, defaults=wanted
+    )
+    if {name: getattr(content, name) for name in wanted} != wanted:
+        raise ValueError(f"{source} already sends other content on {channel}; a source's content is fixed.")
+    requested = sorted({int(profile_id) for profile_id in profile_ids})
+    created, standing = 0, Counter()
+    for start in range(0, len(requested), ENQUEUE_CHUNK):
+        chunk = requested[start : start + ENQUEUE_CHUNK]
+        with transaction.atomic():
+            rows = _source_rows(club, source, channel).filter(profile_id__in=chunk)
+            before = rows.count()
+            ours = CustomerProfile.objects.for_club(club).filter(pk__in=chunk).values_list("pk", flat=True)
+            MessageSend.objects.for_club(club).bulk_create(
+                [
+                    MessageSend(
+                        club=club,
+                        source_kind=source.kind,
+                        source_id=source.id,
+                        channel=channel,
+                        profile_id=profile_id,
+                        due_at=now,
+                        created_at=now,
+                    )
+                    for profile_id in ours
+                ],
+                ignore_conflicts=True,  # enqueued before (a retried enqueue, or another worker)
+            )
+            created += rows.count() - before
+            # A row a dispatcher has claimed is that dispatcher's to settle.
+            _apply_rules(club, rows.filter(~_claimed(now)), channel=channel, policy=policy, now=now)
+            for row in rows.values("status", "skip_reason").annotate(rows=Count("pk")).order_by():
+                standing[(row["status"], row["skip_reason"])] += row["rows"]
+    return EnqueueResult(
+        created=created,
+        skipped={reason: n for (status, reason), n in standing.items() if status == SendStatus.SKIPPED},
+        **{
+            status: sum(n for (row_status, _), n in standing.items() if row_status == status)
+            for status in (SendStatus.PENDING, SendStatus.DEFERRED, SendStatus.SENT, SendStatus.FAILED)
+        },
+    )
+
+
+def sends_dispatch(
+    *,
+    club,
+    source: SendSource,
+    batch_size: int | None = None,
+    client: MessagingClient | None = None,
+    now: datetime | None = None,
+) -> DispatchResult:
+    """Send the source's due rows to Messaging, batch by batch, smallest profile id first.
+
+    Each batch is claimed in its own short transaction (skip-locked, so concurrent dispatchers of
+    one source share the work), re-checked against every rule, sent with one call, and its rows
+    marked by Messaging's answer: sent (accepted or duplicate of the same key), failed (rejected,
+    with the reason). A Messaging outage ends the run with the batch's rows pending again; a crash
+    leaves them claimed until `MESSAGING_SEND_CLAIM_SECONDS` pass, then they are sent under the
+    same keys. Inside quiet hours nothing is sent: the due rows are deferred to their end.
+    """
+    batch_size = min(batch_size or settings.MESSAGING_SEND_BATCH, 1000)
+    now = now or timezone.now()
+    policy = _policy(club)
+    progress = _Progress()
+    contents = MessageContent.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
+    for content in contents.order_by("channel"):
+        due = _source_rows(club, source, content.channel).filter(_due(now))
+        if quiet_hours_end(club, policy, now) is not None:
+            progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
+            continue
+        client = client or MessagingClient.from_settings()
+        # skip_locked: rows another dispatcher is claiming this instant are theirs; wait for nobody.
+        claimable = due.select_for_update(skip_locked=True).values("id", "profile_id")
+        claim = partial(_claim, club, content, policy, now, progress)
+        for claimed in batches_by_profile(claimable, batch_size, take=claim):
+            try:
+                _send_batch(club, content, [row["id"] for row in claimed], client, now, progress)
+            except MessagingUnavailable as error:
+                logger.warning("%s (club %s): Messaging unavailable, resuming later: %s", source, club.pk, error)
+                return progress.result(unavailable=True, error=str(error))
+    return progress.result()
+
+
+def suppression_add(*, club, channel: str, reason: str, profile=None, address: str = "", note: str = "") -> Suppression:
+    """Stop sending on `channel` to the profile and/or the address (normalised like identifiers);
+    adding one that exists returns it. Rows already enqueued are skipped when they are claimed."""
+    if channel not in SendChannel.values or reason not in SuppressionReason.values:
+        raise ValueError(f"Unknown channel {channel!r} or reason {reason!r}.")
+    if profile is not None and profile.club_id != club.pk:
+        raise ValueError("That profile belongs to another club.")
+    if address:
+        kind = IdentifierKind.EMAIL if channel == SendChannel.EMAIL else IdentifierKind.PHONE
+        address = identifier_normalise(kind=kind, raw_value=address, region=club.default_phone_region)
+    if profile is None and not address:
+        raise ValueError("A suppression names a profile, an address, or both.")
+    existing = (
+        Suppression.objects.for_club(club)
+        .filter(channel=channel)
+        .filter(Q(profile=profile) if profile is not None else Q(address=address))
+    )
+    return existing.first() or Suppression.objects.create(
+        club=club, channel=channel, profile=profile, address=address, reason=reason, note=note
+    )
+
+
+# --- the rules ------------------------------------------------------------------------------
+
+
+def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: datetime) -> dict[str, int]:
+    """Skip the open rows among `rows` that may not go, then defer the rest if it is quiet hours.
+    One UPDATE per rule, first reason wins; returns {reason or "deferred": rows}."""
+    open_rows = rows.filter(status__in=OPEN_SEND_STATUSES)
+    outcome = {}
+    for reason, condition in _skip_conditions(club, open_rows, channel=channel, policy=policy, now=now):
+        outcome[reason] = open_rows.filter(condition).update(
+            status=SendStatus.SKIPPED, skip_reason=reason, claimed_until=None
+        )
+    quiet_until = quiet_hours_end(club, policy, now)
+    if quiet_until is not None:
+        outcome["deferred"] = open_rows.update(status=SendStatus.DEFERRED, due_at=quiet_until, claimed_until=None)
+    return {name: count for name, count in outcome.items() if count}
+
+
+def _skip_conditions(club, rows, *, channel, policy, now):
+    address = ADDRESS_FIELDS.get(channel)
+    suppressed = Suppression.objects.for_club(club).filter(channel=channel)
+    suppressed = suppressed.filter(
+        Q(profile=OuterRef("profile")) | (Q(address=OuterRef(address)) if address else Q(pk__in=[]))
+    )
+    yield SendSkipReason.ERASED, Q(profile__is_erased=True)
+    yield SendSkipReason.MERGED, Q(profile__merged_into__isnull=False)
+    yield SendSkipReason.NO_CONSENT, Q(**{f"profile__{channel}_opt_in": False})
+    yield SendSkipReason.SUPPRESSED, Exists(suppressed)
+    if address:
+        yield SendSkipReason.NO_ADDRESS, Q(**{address: ""})
+    if policy is not None and policy.frequency_cap_messages is not None:
+        # What counts against the cap: sent within the window from any source, and what other
+        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim).
+        counted = (
+            MessageSend.objects.for_club(club)
+            .filter(profile=OuterRef("profile"), channel=channel)
+            .exclude(pk=OuterRef("pk"))
+            .filter(
+                Q(status=SendStatus.SENT, sent_at__gt=now - timedelta(days=policy.frequency_cap_days))
+                | Q(status__in=OPEN_SEND_STATUSES, claimed_until__gt=now)
+            )
+            .order_by()
+            .values("profile")
+            .annotate(rows=Count("pk"))
+            .values("rows")
+        )
+        at_cap = (
+            rows.annotate(counted=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+            .filter(counted__gte=policy.frequency_cap_messages)
+            .values("pk")
+        )
+        yield SendSkipReason.FREQUENCY_CAP, Q(pk__in=at_cap)
+
+
+def quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:
+    """When the club's quiet hours that `now` falls in end, or None outside them. Quiet hours may
+    span midnight (21:00–08:00); they are read in the club's timezone."""
+    if policy is None or policy.quiet_hours_start is None or policy.quiet_hours_start == policy.quiet_hours_end:
+        return None
+    zone = zoneinfo.ZoneInfo(club.timezone)
+    local = now.astimezone(zone)
+    start, end, time_of_day = policy.quiet_hours_start, policy.quiet_hours_end, local.time()
+    if start < end:
+        inside, ends_on = start <= time_of_day < end, local.date()
+    else:
+        inside = time_of_day >= start or time_of_day < end
+        ends_on = local.date() + timedelta(days=1) if time_of_day >= start else local.date()
+    return datetime.combine(ends_on, end, tzinfo=zone) if inside else None
+
+
+def _policy(club) -> SendPolicy | None:
+    return SendPolicy.objects.for_club(club).first()
+
+
+# --- claiming and sending -------------------------------------------------------------------
+
+
+def _source_rows(club, source: SendSource, channel: str):
+    return MessageSend.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id, channel=channel)
+
+
+def _claimed(now) -> Q:
+    return Q(claimed_until__gt=now)
+
+
+def _due(now) -> Q:
+    return Q(status__in=OPEN_SEND_STATUSES, due_at__lte=now) & ~_claimed(now)
+
+
+def _claim(club, content: MessageContent, policy, now, progress: "_Progress", batch) -> list[dict]:
+    """Claim one batch of due rows (the sliced, skip-locked queryset `batch`) and re-check them,
+    in one short transaction; returns the claimed rows, including those the rules just settled,
+    so the batching walks on past them."""
+    with transaction.atomic():
+        if policy is not None and policy.frequency_cap_messages is not None:
+            # Two dispatchers of different sources must not both count the same room under the
+            # cap: the second one's count must see the first one's claim.
+            advisory_xact_lock("message-send-cap", [f"{club.pk}:{content.channel}"])
+        claimed = list(batch)
+        ids = [row["id"] for row in claimed]
+        MessageSend.objects.for_club(club).filter(pk__in=ids).update(
+            claimed_until=now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS), attempts=F("attempts") + 1
+        )
+        rows = MessageSend.objects.for_club(club).filter(pk__in=ids)
+        progress.add(_apply_rules(club, rows, channel=content.channel, policy=policy, now=now))
+    return claimed
+
+
+def _send_batch(club, content: MessageContent, ids: list[int], client: MessagingClient, now, progress) -> None:
+    rows = list(
+        MessageSend.objects.for_club(club)
+        .filter(pk__in=ids, status__in=OPEN_SEND_STATUSES)
+        .order_by("profile_id")
+        .values(
+            "id",
+            "profile_id",
+            "profile__primary_email",
+            "profile__primary_phone",
+            "profile__first_name",
+            contact_id=Subquery(messaging_contact_id(club)),
+        )
+    )
+    if not rows:
+        return
+    keys = {}
+    recipients = []
+    for row in rows:
+        key = send_idempotency_key(
+            club_id=club.pk,
+            source_kind=content.source_kind,
+            source_id=content.source_id,
+            channel=content.channel,
+            profile_id=row["profile_id"],
+        )
+        keys[key] = row["id"]
+        first_name = {"first_name": row["profile__first_name"]} if row["profile__first_name"] else {}
+        recipients.append({**messaging_contact(row), "idempotency_key": key, "variables": first_name})
+    message = {
+        "channel": content.channel,
+        "template_id": content.template_id,
+        "subject": content.subject,
+        "body": content.body,
+        "variables": content.variables,
+    }
+    progress.batches += 1
+    prefix = f"fairway-send-{club.pk}-{content.source_kind}-{content.source_id}-{content.channel}-batch"
+    try:
+        outcomes = client.messages_send_batch(
+            recipients=recipients, idempotency_key=idempotency_key(prefix, [message, recipients]), **message
+        )
+    except MessagingUnavailable:
+        _open_rows(club, ids).update(claimed_until=None)  # due again at once, for the next run
+        raise
+    except MessagingRejected as error:
+        progress.failed += _open_rows(club, ids).update(status=SendStatus.FAILED, error=str(error), claimed_until=None)
+        logger.warning("a send batch of %s (club %s) was rejected: %s", content, club.pk, error)
+        return
+    _record_outcomes(club, outcomes, keys, now, progress)
+
+
+def _record_outcomes(club, outcomes, keys: dict[str, int], now, progress) -> None:
+    acknowledged, rejected = {}, {}
+    for outcome in outcomes:
+        row_id = keys.get(outcome.idempotency_key)
+        if row_id is None:
+            continue
+        if outcome.status in ("accepted", "duplicate"):
+            acknowledged[row_id] = outcome.message_id
+        else:
+            rejected[row_id] = outcome.reason or outcome.status
+    with transaction.atomic():
+        # Marked sent whatever the row says now: Messaging has it, so the ledger must say so even if
+        # another dispatcher settled the row meanwhile (its claim had outlived ours).
+        sent = [
+            MessageSend(pk=row_id, status=SendStatus.SENT, message_id=message_id, sent_at=now, claimed_until=None)
+            for row_id, message_id in acknowledged.items()
+        ]
+        MessageSend.objects.for_club(club).bulk_update(
+            sent, ["status", "message_id", "sent_at", "claimed_until"], batch_size=1000
+        )
+        failed = [
+            MessageSend(pk=row_id, status=SendStatus.FAILED, error=reason[:500], claimed_until=None)
+            for row_id, reason in rejected.items()
+        ]
+        MessageSend.objects.for_club(club).bulk_update(failed, ["status", "error", "claimed_until"], batch_size=1000)
+        # A recipient Messaging did not answer for is neither sent nor failed: due again.
+        unanswered = set(keys.values()) - acknowledged.keys() - rejected.keys()
+        _open_rows(club, unanswered).update(claimed_until=None)
+    progress.sent += len(sent)
+    progress.failed += len(failed)
+
+
+def _open_rows(club, ids):
+    return MessageSend.objects.for_club(club).filter(pk__in=list(ids), status__in=OPEN_SEND_STATUSES)
+
+
+@dataclass
+class _Progress:
+    sent: int = 0
+    failed: int = 0
+    batches: int = 0
+    settled: Counter = field(default_factory=Counter)  # skip reasons and "deferred"
+
+    def add(self, outcome: dict[str, int]) -> None:
+        self.settled.update(outcome)
+
+    def result(self, **extra) -> DispatchResult:
+        skipped = {reason: n for reason, n in self.settled.items() if reason != "deferred"}
+        return DispatchResult(
+            sent=self.sent,
+            failed=self.failed,
+            deferred=self.settled["deferred"],
+            skipped=skipped,
+            batches=self.batches,
+            **extra,
+        )

@@ -1,0 +1,291 @@
+"""Who a send may reach: consent per channel, suppressions, erasure, an address, the club's
+frequency cap and quiet hours — checked when a send is enqueued and again when it is dispatched."""
+
+import threading
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from crm.models import CustomerProfile
+from marketing.models import MessageSend, SendPolicy, SendSkipReason, SendStatus, SuppressionReason
+from marketing.services.sends import SendSource, quiet_hours_end, sends_dispatch, sends_enqueue, suppression_add
+from tests.factories.sends import ReachableProfileFactory
+
+SPRING = SendSource.campaign_run(1)
+AUTUMN = SendSource.campaign_run(2)
+BIRTHDAY = SendSource.journey_step(7)
+
+
+def enqueue(club, profiles, *, source=SPRING, channel="email", now=None):
+    return sends_enqueue(
+        club=club,
+        source=source,
+        channel=channel,
+        profile_ids=[p.pk for p in profiles],
+        body="Spring open day on Saturday",
+        subject="Spring open day",
+        now=now,
+    )
+
+
+def row(club, profile, source=SPRING) -> MessageSend:
+    return MessageSend.objects.for_club(club).get(source_kind=source.kind, source_id=source.id, profile=profile)
+
+
+def messages_to(simulator) -> list[str]:
+    return sorted(message["external_id"] for message in simulator.state()["messages"])
+
+
+def update(club, profile, **fields) -> None:
+    CustomerProfile.objects.for_club(club).filter(pk=profile.pk).update(**fields)
+
+
+# --- consent --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["email", "sms", "push", "whatsapp"])
+def test_a_profile_not_opted_in_for_the_channel_is_skipped(club_a, channel):
+    opted_out = ReachableProfileFactory(club=club_a, **{f"{channel}_opt_in": False})
+    result = enqueue(club_a, [opted_out], channel=channel)
+    assert result.skipped == {SendSkipReason.NO_CONSENT: 1}
+    assert row(club_a, opted_out).skip_reason == SendSkipReason.NO_CONSENT
+
+
+def test_consent_for_one_channel_does_not_open_another(club_a):
+    email_only = ReachableProfileFactory(club=club_a, sms_opt_in=False)
+    assert enqueue(club_a, [email_only], channel="email").pending == 1
+    assert enqueue(club_a, [email_only], source=AUTUMN, channel="sms").skipped == {SendSkipReason.NO_CONSENT: 1}
+
+
+def test_consent_withdrawn_after_enqueue_is_respected_at_dispatch(club_a, messaging_simulator):
+    stays, withdraws = ReachableProfileFactory.create_batch(2, club=club_a)
+    enqueue(club_a, [stays, withdraws])
+    update(club_a, withdraws, email_opt_in=False)
+    result = sends_dispatch(club=club_a, source=SPRING)
+    assert (result.sent, result.skipped) == (1, {SendSkipReason.NO_CONSENT: 1})
+    assert messages_to(messaging_simulator) == [str(stays.pk)]
+    assert row(club_a, withdraws).status == SendStatus.SKIPPED
+
+
+# --- suppression, erasure, merges, addresses ------------------------------------------------
+
+
+def test_a_suppressed_profile_is_skipped_on_that_channel_only(club_a):
+    bounced = ReachableProfileFactory(club=club_a)
+    suppression_add(club=club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=bounced)
+    assert enqueue(club_a, [bounced]).skipped == {SendSkipReason.SUPPRESSED: 1}
+    assert enqueue(club_a, [bounced], source=AUTUMN, channel="sms").pending == 1
+
+
+def test_a_suppressed_address_stops_whichever_profile_holds_it(club_a):
+    holder = ReachableProfileFactory(club=club_a, primary_email="gone@alpha.test")
+    suppression_add(club=club_a, channel="email", reason=SuppressionReason.COMPLAINED, address=" Gone@Alpha.test ")
+    assert enqueue(club_a, [holder]).skipped == {SendSkipReason.SUPPRESSED: 1}
+
+
+def test_a_suppression_added_after_enqueue_is_respected_at_dispatch(club_a, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a, primary_phone="+27820000001")
+    enqueue(club_a, [person], channel="sms")
+    suppression_add(club=club_a, channel="sms", reason=SuppressionReason.UNSUBSCRIBED, address="082 000 0001")
+    result = sends_dispatch(club=club_a, source=SPRING)
+    assert result.skipped == {SendSkipReason.SUPPRESSED: 1}
+    assert messages_to(messaging_simulator) == []
+
+
+def test_another_clubs_suppression_of_the_same_address_does_not_apply(club_a, club_b):
+    person = ReachableProfileFactory(club=club_a, primary_email="shared@example.test")
+    suppression_add(club=club_b, channel="email", reason=SuppressionReason.BOUNCED, address="shared@example.test")
+    assert enqueue(club_a, [person]).pending == 1
+
+
+def test_erased_and_merged_away_profiles_are_skipped(club_a):
+    erased, merged, survivor = ReachableProfileFactory.create_batch(3, club=club_a)
+    update(club_a, erased, is_erased=True)
+    update(club_a, merged, merged_into=survivor)
+    result = enqueue(club_a, [erased, merged, survivor])
+    assert result.skipped == {SendSkipReason.ERASED: 1, SendSkipReason.MERGED: 1}
+    assert result.pending == 1
+
+
+def test_a_profile_erased_after_enqueue_is_not_sent(club_a, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person])
+    update(club_a, person, is_erased=True, primary_email="")
+    assert sends_dispatch(club=club_a, source=SPRING).skipped == {SendSkipReason.ERASED: 1}
+    assert messages_to(messaging_simulator) == []
+
+
+def test_a_profile_without_an_address_for_the_channel_is_skipped_but_push_needs_none(club_a):
+    no_phone = ReachableProfileFactory(club=club_a, primary_phone="")
+    assert enqueue(club_a, [no_phone], channel="sms").skipped == {SendSkipReason.NO_ADDRESS: 1}
+    assert enqueue(club_a, [no_phone], source=AUTUMN, channel="push").pending == 1
+
+
+# --- the frequency cap ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_a_week(club_a):
+    return SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
+
+
+def test_the_cap_counts_what_other_sources_sent_within_the_window(club_a, one_a_week, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person])
+    assert sends_dispatch(club=club_a, source=SPRING).sent == 1
+    assert enqueue(club_a, [person], source=BIRTHDAY).skipped == {SendSkipReason.FREQUENCY_CAP: 1}
+
+
+def test_the_cap_is_per_channel(club_a, one_a_week, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person])
+    sends_dispatch(club=club_a, source=SPRING)
+    assert enqueue(club_a, [person], source=AUTUMN, channel="sms").pending == 1
+
+
+def test_messages_older_than_the_window_do_not_count(club_a, one_a_week, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person])
+    sends_dispatch(club=club_a, source=SPRING)
+    MessageSend.objects.for_club(club_a).update(sent_at=timezone.now() - timedelta(days=8))
+    enqueue(club_a, [person], source=AUTUMN)
+    assert sends_dispatch(club=club_a, source=AUTUMN).sent == 1
+    assert len(messages_to(messaging_simulator)) == 2
+
+
+def test_two_sources_enqueued_together_send_only_what_the_cap_allows(club_a, one_a_week, messaging_simulator):
+    people = ReachableProfileFactory.create_batch(3, club=club_a)
+    assert enqueue(club_a, people).pending == 3
+    assert enqueue(club_a, people, source=AUTUMN).pending == 3  # nothing sent yet
+    assert sends_dispatch(club=club_a, source=SPRING).sent == 3
+    second = sends_dispatch(club=club_a, source=AUTUMN)
+    assert (second.sent, second.skipped) == (0, {SendSkipReason.FREQUENCY_CAP: 3})
+    assert len(messages_to(messaging_simulator)) == 3
+
+
+def test_a_cap_of_two_lets_the_second_message_through_and_stops_the_third(club_a, messaging_simulator):
+    SendPolicy.objects.create(club=club_a, frequency_cap_messages=2, frequency_cap_days=1)
+    person = ReachableProfileFactory(club=club_a)
+    for source in (SPRING, AUTUMN):
+        enqueue(club_a, [person], source=source)
+        sends_dispatch(club=club_a, source=source)
+    assert enqueue(club_a, [person], source=BIRTHDAY).skipped == {SendSkipReason.FREQUENCY_CAP: 1}
+    assert len(messages_to(messaging_simulator)) == 2
+
+
+# --- quiet hours ----------------------------------------------------------------------------
+
+
+def at_local(club, hour: int, minute: int = 0) -> datetime:
+    """Today at that local time in the club's timezone (Johannesburg: UTC+2, no daylight saving)."""
+    return datetime(2026, 6, 10, hour - 2, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def quiet_nights(club_a):
+    return SendPolicy.objects.create(club=club_a, quiet_hours_start=time(21), quiet_hours_end=time(8))
+
+
+def test_a_send_enqueued_in_quiet_hours_is_deferred_until_they_end_then_sent(club_a, quiet_nights, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    late_evening = at_local(club_a, 22, 30)
+    result = enqueue(club_a, [person], now=late_evening)
+    assert result.deferred == 1
+    deferred = row(club_a, person)
+    assert deferred.status == SendStatus.DEFERRED
+    assert deferred.due_at == at_local(club_a, 8) + timedelta(days=1)
+
+    at_dawn = sends_dispatch(club=club_a, source=SPRING, now=at_local(club_a, 7, 59) + timedelta(days=1))
+    assert (at_dawn.sent, at_dawn.batches) == (0, 0)
+    assert messages_to(messaging_simulator) == []
+
+    morning = sends_dispatch(club=club_a, source=SPRING, now=at_local(club_a, 8, 1) + timedelta(days=1))
+    assert morning.sent == 1
+    assert row(club_a, person).status == SendStatus.SENT
+
+
+def test_a_pending_send_dispatched_in_quiet_hours_is_deferred_not_sent(club_a, quiet_nights, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person], now=at_local(club_a, 20, 55))
+    result = sends_dispatch(club=club_a, source=SPRING, now=at_local(club_a, 21, 5))
+    assert (result.sent, result.deferred) == (0, 1)
+    assert row(club_a, person).due_at == at_local(club_a, 8) + timedelta(days=1)
+    assert messaging_simulator.requests(path_suffix="/messages/batch") == []
+
+
+def test_outside_quiet_hours_a_send_goes_at_once(club_a, quiet_nights, messaging_simulator):
+    person = ReachableProfileFactory(club=club_a)
+    enqueue(club_a, [person], now=at_local(club_a, 12))
+    assert sends_dispatch(club=club_a, source=SPRING, now=at_local(club_a, 12, 1)).sent == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "local", "ends"),
+    [
+        (time(21), time(8), (23, 0), (1, 8)),  # spans midnight, before it
+        (time(21), time(8), (3, 0), (0, 8)),  # spans midnight, after it
+        (time(21), time(8), (8, 0), None),  # the end itself is outside
+        (time(12), time(14), (13, 0), (0, 14)),  # within one day
+        (time(12), time(14), (11, 59), None),
+        (time(9), time(9), (9, 0), None),  # empty
+    ],
+)
+def test_quiet_hours_are_read_in_the_clubs_timezone(club_a, start, end, local, ends):
+    policy = SendPolicy(club=club_a, quiet_hours_start=start, quiet_hours_end=end)
+    expected = None if ends is None else at_local(club_a, ends[1]) + timedelta(days=ends[0])
+    assert quiet_hours_end(club_a, policy, at_local(club_a, *local)) == expected
+
+
+def test_the_same_moment_is_quiet_at_one_club_and_not_at_another(club_a, club_b):
+    evening = datetime(2026, 6, 10, 19, 30, tzinfo=UTC)  # 21:30 in Johannesburg, 20:30 in London
+    for club in (club_a, club_b):
+        SendPolicy.objects.create(club=club, quiet_hours_start=time(21), quiet_hours_end=time(8))
+    johannesburg, london = (ReachableProfileFactory(club=club) for club in (club_a, club_b))
+    assert enqueue(club_a, [johannesburg], now=evening).deferred == 1
+    assert enqueue(club_b, [london], now=evening).pending == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the race needs concurrent writers; SQLite serialises them (BEGIN IMMEDIATE). CI runs this on PostgreSQL",
+)
+def test_two_sources_dispatched_at_once_never_exceed_the_cap(club_a, messaging_simulator):
+    SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
+    people = ReachableProfileFactory.create_batch(30, club=club_a)
+    for source in (SPRING, AUTUMN):
+        enqueue(club_a, people, source=source)
+    barrier, errors, results = threading.Barrier(2), [], []
+
+    def dispatch(source):
+        try:
+            barrier.wait()
+            results.append(sends_dispatch(club=club_a, source=source, batch_size=3))
+        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch, args=(source,)) for source in (SPRING, AUTUMN)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sum(result.sent for result in results) == 30
+    assert sum(result.skipped.get(SendSkipReason.FREQUENCY_CAP, 0) for result in results) == 30
+    assert messages_to(messaging_simulator) == sorted(str(person.pk) for person in people)
+
+
+def test_a_suppression_of_another_clubs_profile_is_refused(club_a, club_b):
+    theirs = ReachableProfileFactory(club=club_b)
+    with pytest.raises(ValueError, match="another club"):
+        suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, profile=theirs)
+
+
+def test_suppressing_the_same_address_twice_keeps_one_suppression(club_a):
+    first = suppression_add(club=club_a, channel="email", reason=SuppressionReason.BOUNCED, address="a@alpha.test")
+    again = suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, address="A@alpha.test")
+    assert again.pk == first.pk
