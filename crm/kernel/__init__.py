@@ -1,0 +1,1 @@
+"""The platform kernel: the ground floor every app builds on (see docs/architecture.md)."""
