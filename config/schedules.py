@@ -69,7 +69,7 @@ def declared_schedules() -> list[ScheduledJob]:
             name="system.clear_expired_sessions",
             task="crm.tasks.clear_expired_sessions",
             crontab="17 3 * * *",
-            expires_after=timedelta(hours=36),  # 1.5 days: a night missed is done the next morning
+            expires_after=timedelta(hours=36),  # 1.5 days, as for any job: workers down overnight still run it
             why="Expired staff sessions would otherwise accumulate forever in the session table.",
         ),
     ]
