@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -79,8 +80,10 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
             summary = _process_batch(club, event_ids)
             profiles_changed_after_commit(club, summary.profiles_touched)
             return summary
-    except OperationalError:
-        raise  # deadlock, lost connection: transient, the task retries the whole batch
+    except (OperationalError, SoftTimeLimitExceeded):
+        # A deadlock or lost connection is transient: the task retries the whole batch. Out of
+        # time: the events stay pending for the tick, rather than one being marked failed for it.
+        raise
     except Exception:
         logger.exception("Batch of %d events failed for club %s; retrying one by one", len(event_ids), club.pk)
     summary = ProcessSummary()
@@ -90,7 +93,7 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
                 single = _process_batch(club, [event_id])
                 profiles_changed_after_commit(club, single.profiles_touched)
                 summary.add(single)
-        except OperationalError:
+        except (OperationalError, SoftTimeLimitExceeded):
             raise
         except Exception as error:  # a bug or data the handlers can't take: park the event, go on
             logger.exception("Event %s failed", event_id)
