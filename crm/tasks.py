@@ -1,23 +1,19 @@
 """Celery tasks of crm: they take ids, call one service, and say their time limits.
 
-Routes (which queue each task goes to) are in settings (CELERY_TASK_ROUTES); ticks are the beat
-jobs of config/schedules.py: they only select what is due and enqueue one bounded task per item.
+Routes (which queue each task goes to) are in settings (CELERY_TASK_ROUTES); the ticks (beat jobs
+of config/schedules.py) follow the pattern in crm/kernel/tasks.py.
 """
 
 from datetime import timedelta
 
 from celery import shared_task
 from django.core.management import call_command
-from django.db import OperationalError
 from django.db.models import F
 from django.utils import timezone
 
 from crm.events.processing import events_due, events_process
+from crm.kernel.tasks import RETRY_ON_DATABASE_ERRORS, TICK_TIME_LIMITS, fan_out
 from crm.models import SchedulerHeartbeat
-
-# Seconds (soft, hard): the soft limit raises inside the task so it can record how far it got;
-# the hard one kills the worker's child process. (The solo pool of `make run` enforces neither.)
-TICK_TIME_LIMITS = {"soft_time_limit": 30, "time_limit": 60}  # a tick is a few bounded selects
 
 
 @shared_task(soft_time_limit=30, time_limit=60)
@@ -34,16 +30,6 @@ def clear_expired_sessions() -> None:
     call_command("clearsessions")
 
 
-# Tasks whose database work may meet a passing failure (a deadlock, a lost connection) retry it
-# with growing, jittered waits; their work is idempotent, so a retry repeats nothing.
-RETRY_ON_DATABASE_ERRORS = {
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 120,
-    "retry_jitter": True,
-    "max_retries": 8,
-}
-
 # Pending events per processing task the tick enqueues.
 EVENTS_BATCH = 1000
 # How many pending events one tick enqueues (every 30 s): a backlog drains at this rate per tick
@@ -55,8 +41,9 @@ EVENTS_TICK_GRACE = timedelta(minutes=1)
 
 @shared_task(soft_time_limit=120, time_limit=180, **RETRY_ON_DATABASE_ERRORS)
 def process_inbound_events(event_ids: list[int]) -> dict:
-    """Apply a batch of stored events (at most EVENTS_BATCH; ~1 s normally, longer only when a bad
-    event makes the batch go one by one). Deadlocks and lost connections retry with backoff."""
+    """Apply a batch of stored events (one push, or EVENTS_BATCH from the tick: about a second,
+    longer only when a bad event sends the batch one by one). Deadlocks and lost connections retry
+    with backoff."""
     summary = events_process(event_ids=event_ids)
     return {"processed": summary.processed, "rejected": summary.rejected, "failed": summary.failed}
 
@@ -72,8 +59,5 @@ def pending_events_tick() -> int:
     """
     now = timezone.now()
     ids = list(events_due(now=now, received_before=now - EVENTS_TICK_GRACE)[:EVENTS_TICK_LIMIT])
-    batches = [ids[start : start + EVENTS_BATCH] for start in range(0, len(ids), EVENTS_BATCH)]
-    for batch in batches:  # no transaction here: the tick wrote nothing that the tasks must wait for
-        process_inbound_events.delay(batch)
-    return len(batches)
-
+    batches = [(ids[start : start + EVENTS_BATCH],) for start in range(0, len(ids), EVENTS_BATCH)]
+    return fan_out(process_inbound_events, batches)

@@ -1,15 +1,15 @@
 """Celery tasks of marketing: they take ids, call one service, and say their time limits.
 
 Routes are in settings (CELERY_TASK_ROUTES): segment work on `segments`, Messaging calls on
-`messaging`. The ticks are beat jobs (config/schedules.py): they select what is due and enqueue
-one task per item; the item tasks re-check that it is still due, so a tick that ran twice costs a
-query, not a second refresh or sync.
+`messaging`. The ticks (beat jobs, config/schedules.py) follow the pattern in crm/kernel/tasks.py:
+the item tasks re-check that their segment is still due, so a tick that ran twice costs a query,
+not a second refresh or sync.
 """
 
 from celery import shared_task
 
+from crm.kernel.tasks import RETRY_ON_DATABASE_ERRORS, TICK_TIME_LIMITS, fan_out
 from crm.models import Club
-from crm.tasks import RETRY_ON_DATABASE_ERRORS, TICK_TIME_LIMITS
 from marketing.models import Segment, SegmentKind
 from marketing.services.messaging_sync import SyncResult, segment_sync, segment_sync_when_due, segments_due_for_sync
 from marketing.services.segments import (
@@ -26,8 +26,9 @@ SEGMENT_TIME_LIMITS = {"soft_time_limit": 300, "time_limit": 360}
 # Below MESSAGING_SYNC_STALE_SECONDS (600): a task still inside its limits never looks dead to
 # the tick, so nobody takes over a live sync; a soft limit records the sync failed (it resumes).
 MESSAGING_TIME_LIMITS = {"soft_time_limit": 480, "time_limit": 540}
-# Segments one tick enqueues (the tick runs every minute); the rest wait, oldest first.
+# Segments one tick enqueues (each tick runs every minute); the rest wait, oldest first.
 SEGMENTS_TICK_LIMIT = 500
+MESSAGING_SYNC_TICK_LIMIT = 500
 # Messaging calls (of MESSAGING_SYNC_BATCH contacts) per sync task before it re-enqueues itself:
 # a club's first sync of a big segment doesn't hold a worker for its whole length.
 MESSAGING_SYNC_BATCHES_PER_TASK = 20
@@ -57,10 +58,7 @@ def refresh_segment(club_id: int, segment_id: int) -> int | None:
 def segments_refresh_tick() -> int:
     """Beat tick: enqueue a full refresh of each rule-based segment that is due, oldest first (at
     most SEGMENTS_TICK_LIMIT); returns how many. Race: see `segment_refresh_when_due`."""
-    due = list(segments_due_for_refresh().values_list("club_id", "pk")[:SEGMENTS_TICK_LIMIT])
-    for club_id, segment_id in due:  # no transaction: the tick wrote nothing the tasks must wait for
-        refresh_due_segment.delay(club_id, segment_id)
-    return len(due)
+    return fan_out(refresh_due_segment, segments_due_for_refresh().values_list("club_id", "pk")[:SEGMENTS_TICK_LIMIT])
 
 
 @shared_task(**SEGMENT_TIME_LIMITS, **RETRY_ON_DATABASE_ERRORS)
@@ -75,10 +73,8 @@ def refresh_due_segment(club_id: int, segment_id: int) -> int:
 def messaging_sync_tick() -> int:
     """Beat tick: enqueue a sync of each flagged segment whose sync is due (see
     `segments_due_for_sync`), oldest first; returns how many."""
-    due = list(segments_due_for_sync().values_list("club_id", "pk")[:SEGMENTS_TICK_LIMIT])
-    for club_id, segment_id in due:  # no transaction: the tick wrote nothing the tasks must wait for
-        sync_due_segment_to_messaging.delay(club_id, segment_id)
-    return len(due)
+    due = segments_due_for_sync().values_list("club_id", "pk")[:MESSAGING_SYNC_TICK_LIMIT]
+    return fan_out(sync_due_segment_to_messaging, due)
 
 
 @shared_task(**MESSAGING_TIME_LIMITS)
