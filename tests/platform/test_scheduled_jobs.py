@@ -34,10 +34,24 @@ def wait_for_heartbeats(count: int, timeout: float) -> int:
     return runs
 
 
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return False
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_periodic_job_runs_under_the_embedded_default(tmp_path):
+def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a):
     """No Redis: the filesystem broker and an embedded beat, exactly as `make run` starts them."""
+    lost = store(club_a, 2)  # stored, but their processing task never sent
+    InboundEvent.objects.for_club(club_a).filter(pk__in=lost).update(received_at=ago(minutes=5))
+    never_refreshed = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    schedules_sync()  # with this process's settings (a 60 s heartbeat); beat's own upsert makes it 1 s
+    PeriodicTask.objects.update(last_run_at=ago(hours=1))  # as after a night's downtime: every job due at once
     env = child_environment(
         DATABASE_URL=database_url_for_children(),
         REDIS_URL="",
@@ -48,14 +62,22 @@ def test_periodic_job_runs_under_the_embedded_default(tmp_path):
     worker = start_worker(env=env, log_path=tmp_path / "worker.log")
     try:
         runs = wait_for_heartbeats(2, timeout=90)
+        # The ticks ran and fanned out through the ingest and segments queues, which the one
+        # embedded worker consumes along with the default queue.
+        processed = wait_for(
+            lambda: set(InboundEvent.objects.for_club(club_a).values_list("status", flat=True)) == {"processed"}, 60
+        )
+        refreshed = wait_for(
+            lambda: Segment.objects.for_club(club_a).get(pk=never_refreshed.pk).last_refreshed_at is not None, 60
+        )
     finally:
         stop(worker)
-    assert runs >= 2, (tmp_path / "worker.log").read_text()[-3000:]
-    # Beat upserted the declared schedule on start; nobody had to run sync_schedules first.
+    log = (tmp_path / "worker.log").read_text()
+    assert runs >= 2, log[-3000:]
+    assert processed and refreshed, log[-3000:]
+    # Beat upserted the declared schedule on start, with the worker's settings.
     assert PeriodicTask.objects.get(name="system.scheduler_heartbeat").interval.every == 1
-    # The one embedded worker consumes every queue, so routed work runs under `make run` too.
-    banner = (tmp_path / "worker.log").read_text()
-    assert all(f".> {queue}" in banner for queue in ("default", "ingest", "segments", "messaging", "sends")), banner
+    assert all(f".> {queue}" in log for queue in ("default", "ingest", "segments", "messaging", "sends")), log[:3000]
 
 
 @pytest.mark.worker
