@@ -3,9 +3,14 @@
 An admin's toggle (enabled/disabled) survives a deploy: only the task, timing and arguments are
 rewritten; `enabled` is set on creation alone. Jobs no longer declared here are disabled, not
 deleted, so their run history stays visible.
+
+Every job expires: a run that no worker has started within about 1.5 intervals is dropped, not
+run late. A tick missed while the workers were down or backed up is made up by the next one,
+whereas a pile of stale ticks would each enqueue the same due work again once workers return.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,6 +26,12 @@ class ScheduledJob:
     every: timedelta | None = None
     crontab: str | None = None  # "minute hour day_of_month month_of_year day_of_week", UTC
     kwargs: dict = field(default_factory=dict)
+    expires_after: timedelta | None = None  # required for a crontab; 1.5 x `every` otherwise
+
+    @property
+    def expire_seconds(self) -> int:
+        expires_after = self.expires_after or self.every * 1.5
+        return math.ceil(expires_after.total_seconds())
 
 
 def declared_schedules() -> list[ScheduledJob]:
@@ -31,28 +42,34 @@ def declared_schedules() -> list[ScheduledJob]:
             every=timedelta(seconds=settings.FAIRWAY_HEARTBEAT_SECONDS),
             why="Shows staff and operators that scheduled work is running (dashboard, health check).",
         ),
+        # The three ticks below only select what is due and enqueue one task per item (see the
+        # tasks' docstrings). They run often because selecting is cheap and it spreads the work:
+        # each segment comes due SEGMENTS_REFRESH_MINUTES after its own last refresh.
         ScheduledJob(
             name="events.process_pending",
-            task="crm.tasks.process_pending_inbound_events",
+            task="crm.tasks.pending_events_tick",
             every=timedelta(seconds=30),
             why="Picks up stored events whose processing task was lost, and retries failed ones on backoff.",
         ),
         ScheduledJob(
             name="segments.refresh_all",
-            task="marketing.tasks.refresh_all_segments",
-            every=timedelta(minutes=settings.SEGMENTS_REFRESH_MINUTES),
-            why="Relative-date rules (birthdays, 'in the last 30 days') move with the calendar, not only events.",
+            task="marketing.tasks.segments_refresh_tick",
+            every=timedelta(minutes=1),
+            why="Relative-date rules (birthdays, 'in the last 30 days') move with the calendar, not only events: "
+            "each rule-based segment is fully refreshed SEGMENTS_REFRESH_MINUTES after its last full refresh.",
         ),
         ScheduledJob(
             name="segments.sync_to_messaging",
-            task="marketing.tasks.sync_segments_to_messaging",
-            every=timedelta(minutes=settings.MESSAGING_SYNC_MINUTES),
-            why="Flagged segments' Messaging lists follow their membership; a failed sync resumes on the next run.",
+            task="marketing.tasks.messaging_sync_tick",
+            every=timedelta(minutes=1),
+            why="Flagged segments' Messaging lists follow their membership, each synced MESSAGING_SYNC_MINUTES "
+            "after its last sync; a failed sync resumes as long after it failed.",
         ),
         ScheduledJob(
             name="system.clear_expired_sessions",
             task="crm.tasks.clear_expired_sessions",
             crontab="17 3 * * *",
+            expires_after=timedelta(hours=36),  # 1.5 days, as for any job: workers down overnight still run it
             why="Expired staff sessions would otherwise accumulate forever in the session table.",
         ),
     ]
@@ -85,6 +102,7 @@ def schedules_sync() -> dict[str, int]:
                 "task": job.task,
                 "kwargs": json.dumps(job.kwargs),
                 "description": f"[managed by config/schedules.py] {job.why}",
+                "expire_seconds": job.expire_seconds,
                 **timing,
             }
             task, was_created = PeriodicTask.objects.get_or_create(name=job.name, defaults=defaults)

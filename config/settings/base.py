@@ -8,6 +8,7 @@ PostgreSQL + Redis.
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -138,6 +139,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queues by kind of work, so each can get its own workers in production (README, Production):
+# `ingest` (event processing: steady, database-bound), `segments` (refreshes: heavy queries),
+# `messaging` (segment syncs: waiting on Messaging's HTTP API), `sends` (campaign and journey
+# sends through the send ledger, next), and `default` for housekeeping. A worker started without
+# `-Q` consumes all of them, which is what `make run` and the tests' workers do. A tick goes to
+# the queue of the work it enqueues: behind a backlog it waits there and expires (schedules.py)
+# instead of adding the same due items again.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "ingest", "segments", "messaging", "sends")]
+CELERY_TASK_ROUTES = {
+    "crm.tasks.process_inbound_events": {"queue": "ingest"},
+    "crm.tasks.pending_events_tick": {"queue": "ingest"},
+    "marketing.tasks.refresh_segments_for_profiles": {"queue": "segments"},
+    "marketing.tasks.refresh_segment": {"queue": "segments"},
+    "marketing.tasks.refresh_due_segment": {"queue": "segments"},
+    "marketing.tasks.segments_refresh_tick": {"queue": "segments"},
+    "marketing.tasks.sync_segment_to_messaging": {"queue": "messaging"},
+    "marketing.tasks.sync_due_segment_to_messaging": {"queue": "messaging"},
+    "marketing.tasks.messaging_sync_tick": {"queue": "messaging"},
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How often the scheduler heartbeat runs; tests shorten it to see a tick quickly.

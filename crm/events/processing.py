@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -79,8 +80,10 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
             summary = _process_batch(club, event_ids)
             profiles_changed_after_commit(club, summary.profiles_touched)
             return summary
-    except OperationalError:
-        raise  # deadlock, lost connection: transient, the task retries the whole batch
+    except (OperationalError, SoftTimeLimitExceeded):
+        # A deadlock or lost connection is transient: the task retries the whole batch. Out of
+        # time: the events stay pending for the tick, rather than one being marked failed for it.
+        raise
     except Exception:
         logger.exception("Batch of %d events failed for club %s; retrying one by one", len(event_ids), club.pk)
     summary = ProcessSummary()
@@ -90,7 +93,7 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
                 single = _process_batch(club, [event_id])
                 profiles_changed_after_commit(club, single.profiles_touched)
                 summary.add(single)
-        except OperationalError:
+        except (OperationalError, SoftTimeLimitExceeded):
             raise
         except Exception as error:  # a bug or data the handlers can't take: park the event, go on
             logger.exception("Event %s failed", event_id)
@@ -99,16 +102,23 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
     return summary
 
 
-def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:
-    """Sweep events still waiting (a lost enqueue, a retry whose time has come) in batches."""
-    now = timezone.now()
+def events_due(*, club=None, now=None, received_before=None):
+    """Ids of stored events still waiting, oldest first: received and not yet processed (an enqueue
+    that was lost), or failed with their retry time come. `received_before` leaves out events so
+    new that their own processing task is probably still on its way (the tick's grace)."""
+    now = now or timezone.now()
     queryset = InboundEvent.objects.for_club(club) if club else InboundEvent.objects.unscoped_across_clubs()
-    ids = list(
-        queryset.filter(status__in=PENDING_STATUSES)
-        .exclude(next_attempt_at__gt=now)
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    due = queryset.filter(status__in=PENDING_STATUSES).exclude(next_attempt_at__gt=now)
+    if received_before is not None:
+        due = due.exclude(status=InboundEventStatus.RECEIVED, received_at__gte=received_before)
+    return due.order_by("received_at", "pk").values_list("pk", flat=True)
+
+
+def events_process_pending(*, club=None, limit: int = 5000, batch_size: int = 1000) -> ProcessSummary:
+    """Process events still waiting (see `events_due`) in batches, here and now: for a command that
+    must finish them before it goes on (the demo seed). Scheduled work fans out instead
+    (`crm.tasks.pending_events_tick`)."""
+    ids = list(events_due(club=club)[:limit])
     summary = ProcessSummary()
     for start in range(0, len(ids), batch_size):
         summary.add(events_process(event_ids=ids[start : start + batch_size]))

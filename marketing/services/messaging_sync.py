@@ -24,10 +24,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode, require_in_club
+from crm.kernel.leases import Lease, LeaseLost, lease_claim
 from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
 from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
 from marketing.services.messaging_batches import (
@@ -48,22 +49,27 @@ class SyncResult:
     batches: int = 0
     error: str = ""
     already_running: bool = False  # another worker holds this segment's sync; nothing was done
+    more_to_do: bool = False  # stopped at `max_batches` with work left: run it again to continue
 
 
-def segment_sync(*, club, segment: Segment, client: MessagingClient | None = None, now=None) -> SyncResult:
-    """Bring the segment's Messaging list in line with its members.
+def segment_sync(
+    *, club, segment: Segment, client: MessagingClient | None = None, now=None, max_batches: int | None = None
+) -> SyncResult:
+    """Bring the segment's Messaging list in line with its members, or take `max_batches` calls'
+    worth of steps towards it (`more_to_do` then says to run it again; the status stays running).
 
     Side effects: creates the Messaging list on the first sync (stores its id), adds and removes
     contacts there, records acknowledged entries, and keeps `sync_status`, `sync_error` and
     `last_synced_at` up to date. A Messaging failure is not raised: it is recorded (status failed)
-    and returned, and the next run resumes. Locking: see `_claim`.
+    and returned, and the next run resumes. Locking: a lease on the segment (see `_claim`).
     """
     require_in_club(club, segment)
     if not segment.sync_to_messaging:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "This segment is not set to sync to Messaging.")
-    if not _claim(club, segment):
+    lease = _claim(club, segment)
+    if lease is None:
         return SyncResult(status=SyncStatus.RUNNING, already_running=True)
-    progress = _Progress()
+    progress = _Progress(lease=lease, max_batches=max_batches)
     try:
         client = client or MessagingClient.from_settings()
         now = now or timezone.now()
@@ -79,21 +85,27 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
         except MessagingNotFound:  # deleted while this sync ran
             list_id = _list_create(club, segment, client, vanished_list_id=list_id)
             _push_difference(club, segment, list_id, client, now, progress)
-    except _ClaimLost:  # stalled past the stale limit and taken over: the new holder finishes
+    except LeaseLost:  # stalled past the stale limit and taken over: the new holder finishes
         logger.warning("segment %s sync was taken over by another worker; stopping", segment.pk)
         return SyncResult(SyncStatus.RUNNING, progress.added, progress.removed, progress.batches, already_running=True)
+    except _BatchLimitReached:
+        # Still running, with no heartbeat: free for the continuation (or, if that task is lost,
+        # for the next tick) to claim at once rather than after the stale limit.
+        _finish(segment, lease, status=SyncStatus.RUNNING, error="")
+        return SyncResult(SyncStatus.RUNNING, progress.added, progress.removed, progress.batches, more_to_do=True)
     except MessagingError as error:
         message = (
             f"{error} ({progress.added} added and {progress.removed} removed before it; "
             "the next sync resumes from there)"
         )
-        _finish(club, segment, status=SyncStatus.FAILED, error=message)
+        _finish(segment, lease, status=SyncStatus.FAILED, error=message, failed_at=timezone.now())
         logger.warning("segment %s sync to Messaging failed: %s", segment.pk, message)
         return SyncResult(SyncStatus.FAILED, progress.added, progress.removed, progress.batches, error=message)
     except Exception as error:
-        _finish(club, segment, status=SyncStatus.FAILED, error=f"Unexpected error: {error!r}")
+        message = f"Unexpected error: {error!r}"
+        _finish(segment, lease, status=SyncStatus.FAILED, error=message, failed_at=timezone.now())
         raise
-    _finish(club, segment, status=SyncStatus.SYNCED, error="", synced_at=now)
+    _finish(segment, lease, status=SyncStatus.SYNCED, error="", synced_at=now)
     logger.info(
         "segment %s synced to Messaging list %s: +%s -%s in %s batches",
         segment.pk,
@@ -105,73 +117,99 @@ def segment_sync(*, club, segment: Segment, client: MessagingClient | None = Non
     return SyncResult(SyncStatus.SYNCED, progress.added, progress.removed, progress.batches)
 
 
-def segments_sync_all(*, client: MessagingClient | None = None) -> dict[str, int]:
-    """Sync every segment flagged for Messaging, club by club (the beat job). One segment's
-    failure is recorded on it and logged; the others still run."""
-    client = client or MessagingClient.from_settings()
-    # Platform-wide sweep: each segment is then synced inside its own club.
-    flagged = Segment.objects.unscoped_across_clubs().filter(sync_to_messaging=True).select_related("club")
-    outcomes = {"synced": 0, "failed": 0, "already_running": 0}
-    for segment in flagged.order_by("club_id", "pk"):
-        try:
-            result = segment_sync(club=segment.club, segment=segment, client=client)
-        except Exception:
-            logger.exception("segment %s (club %s): sync to Messaging crashed", segment.pk, segment.club_id)
-            outcomes["failed"] += 1
-            continue
-        outcomes["already_running" if result.already_running else result.status] += 1
-    return outcomes
+def segments_due_for_sync(*, now=None):
+    """Flagged segments whose sync is due, oldest first (platform-wide; the tick's selector).
+
+    Due: never synced; synced more than MESSAGING_SYNC_MINUTES ago; failed more than that ago (a
+    failed sync keeps its last heartbeat as when it failed, so a Messaging outage is retried on the
+    sync's own cadence, not on every tick); or running with a lease that is free to claim (released
+    for a continuation, or stale because its worker died), so a lost continuation is picked up.
+    """
+    now = now or timezone.now()
+    interval_ago = now - timedelta(minutes=settings.MESSAGING_SYNC_MINUTES)
+    stale_before = now - timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS)
+    no_heartbeat = Q(sync_heartbeat_at__isnull=True)
+    due = (
+        Q(sync_status=SyncStatus.NEVER)
+        | Q(sync_status=SyncStatus.SYNCED) & (Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=interval_ago))
+        | Q(sync_status=SyncStatus.FAILED) & (no_heartbeat | Q(sync_heartbeat_at__lt=interval_ago))
+        | Q(sync_status=SyncStatus.RUNNING) & (no_heartbeat | Q(sync_heartbeat_at__lt=stale_before))
+    )
+    # Platform-wide: the tick fans out, and each segment is then synced inside its own club.
+    flagged = Segment.objects.unscoped_across_clubs().filter(sync_to_messaging=True)
+    return flagged.filter(due).order_by(F("last_synced_at").asc(nulls_first=True), "pk")
+
+
+def segment_sync_when_due(*, club, segment_id: int, client: MessagingClient | None = None, max_batches=None):
+    """`segment_sync` if the segment is still flagged and due, else None: a tick that ran twice, or
+    ran again while this segment waited in the queue, enqueued it twice; the second finds it synced."""
+    segment = segments_due_for_sync().filter(club=club, pk=segment_id).first()
+    if segment is None:
+        return None
+    segment.club = club
+    return segment_sync(club=club, segment=segment, client=client, max_batches=max_batches)
 
 
 # --- the steps --------------------------------------------------------------------------
 
 
-def _claim(club, segment: Segment) -> bool:
-    """Mark the sync running unless another worker is running it. One conditional UPDATE, so two
-    workers can't both push the same batches; a heartbeat older than MESSAGING_SYNC_STALE_SECONDS
-    means the holder died, and the sync may be taken over. (A row lock held across the HTTP calls
-    would keep a transaction open for minutes, and on SQLite block every writer meanwhile.)"""
-    stale_before = timezone.now() - timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS)
-    free = (
-        ~Q(sync_status=SyncStatus.RUNNING) | Q(sync_heartbeat_at__isnull=True) | Q(sync_heartbeat_at__lt=stale_before)
+def _claim(club, segment: Segment) -> Lease | None:
+    """Lease the segment's sync unless another worker is running it, so two workers can't both push
+    the same batches; a heartbeat older than MESSAGING_SYNC_STALE_SECONDS means the holder died,
+    and the sync may be taken over (see crm/kernel/leases.py)."""
+    lease = lease_claim(
+        Segment.objects.for_club(club).filter(pk=segment.pk),
+        status_field="sync_status",
+        heartbeat_field="sync_heartbeat_at",
+        running=SyncStatus.RUNNING,
+        stale_after=timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS),
     )
-    token = timezone.now()  # the heartbeat doubles as the claim: each later write checks it is still ours
-    claimed = (
-        Segment.objects.for_club(club)
-        .filter(free, pk=segment.pk)
-        .update(sync_status=SyncStatus.RUNNING, sync_heartbeat_at=token)
-    )
-    if claimed:
-        segment.sync_status, segment.sync_heartbeat_at = SyncStatus.RUNNING, token
-    return bool(claimed)
+    if lease is not None:
+        segment.sync_status, segment.sync_heartbeat_at = SyncStatus.RUNNING, lease.token
+    return lease
 
 
-class _ClaimLost(Exception):
-    """Another worker took this sync over (our heartbeat went stale); we must stop writing."""
+class _BatchLimitReached(Exception):
+    """This run made its `max_batches` calls; the rest is for the next run."""
 
 
-def _finish(club, segment: Segment, *, status: str, error: str, synced_at=None) -> None:
-    fields = {"sync_status": status, "sync_error": error, "sync_heartbeat_at": None}
+def _finish(segment: Segment, lease: Lease, *, status: str, error: str, synced_at=None, failed_at=None) -> None:
+    fields = {"sync_status": status, "sync_error": error, "sync_heartbeat_at": failed_at}
     if synced_at is not None:
         fields["last_synced_at"] = synced_at
-    Segment.objects.for_club(club).filter(pk=segment.pk, sync_heartbeat_at=segment.sync_heartbeat_at).update(**fields)
+    lease.release(**fields)
     for name, value in fields.items():
         setattr(segment, name, value)
 
 
 @dataclass
 class _Progress:
+    lease: Lease
+    max_batches: int | None = None
     added: int = 0
     removed: int = 0
     batches: int = 0
 
+    def renew(self, segment) -> None:
+        """After each acknowledged batch (inside the transaction recording it): renew the lease —
+        if another worker took it over, stop, and the batch's entries roll back with the caller's
+        transaction (the new holder replays that batch under the same key)."""
+        self.lease.renew()
+        segment.sync_heartbeat_at = self.lease.token
+
+    def check_limit(self) -> None:
+        if self.max_batches is not None and self.batches >= self.max_batches:
+            raise _BatchLimitReached
+
 
 def _push_difference(club, segment, list_id, client, now, progress: _Progress) -> None:
     batch_size = settings.MESSAGING_SYNC_BATCH
-    for profile_ids in _removal_batches(club, segment, list_id, client, batch_size):
+    for profile_ids in _removal_batches(club, segment, list_id, client, batch_size, progress):
         progress.removed, progress.batches = progress.removed + len(profile_ids), progress.batches + 1
-    for profile_ids in _addition_batches(club, segment, list_id, client, batch_size, now):
+        progress.check_limit()
+    for profile_ids in _addition_batches(club, segment, list_id, client, batch_size, now, progress):
         progress.added, progress.batches = progress.added + len(profile_ids), progress.batches + 1
+        progress.check_limit()
 
 
 def _list_create(club, segment: Segment, client: MessagingClient, *, vanished_list_id: str = "") -> str:
@@ -215,7 +253,7 @@ def _wanted_members(club, segment: Segment):
     )
 
 
-def _addition_batches(club, segment, list_id, client, batch_size, now):
+def _addition_batches(club, segment, list_id, client, batch_size, now, progress: _Progress):
     """Push members not yet on the list, one batch per call; yields each acknowledged batch's ids."""
     already_listed = MessagingListEntry.objects.for_club(club).filter(segment=segment, profile=OuterRef("profile"))
     contact_id = messaging_contact_id(club)
@@ -239,11 +277,11 @@ def _addition_batches(club, segment, list_id, client, batch_size, now):
                 [MessagingListEntry(club=club, segment=segment, profile_id=pk, pushed_at=now) for pk in profile_ids],
                 ignore_conflicts=True,
             )
-            _beat(club, segment)
+            progress.renew(segment)
         yield profile_ids
 
 
-def _removal_batches(club, segment, list_id, client, batch_size):
+def _removal_batches(club, segment, list_id, client, batch_size, progress: _Progress):
     """Remove list entries whose profile is no longer wanted; yields each acknowledged batch's ids."""
     still_wanted = _wanted_members(club, segment).filter(profile=OuterRef("profile"))
     leaving = (
@@ -263,22 +301,8 @@ def _removal_batches(club, segment, list_id, client, batch_size):
         )
         with transaction.atomic():
             MessagingListEntry.objects.for_club(club).filter(segment=segment, profile_id__in=profile_ids).delete()
-            _beat(club, segment)
+            progress.renew(segment)
         yield profile_ids
-
-
-def _beat(club, segment) -> None:
-    """Renew the claim; if another worker has taken it over, stop (the batch's entries roll back
-    with the caller's transaction, and the new holder replays that batch under the same key)."""
-    now = timezone.now()
-    held = (
-        Segment.objects.for_club(club)
-        .filter(pk=segment.pk, sync_heartbeat_at=segment.sync_heartbeat_at)
-        .update(sync_heartbeat_at=now)
-    )
-    if not held:
-        raise _ClaimLost
-    segment.sync_heartbeat_at = now
 
 
 def _key_prefix(segment: Segment, action: str) -> str:

@@ -14,9 +14,11 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode, require_in_club
@@ -89,10 +91,14 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
         raise error.as_marketing_error("The stored rule no longer validates; edit it.") from error
     milliseconds = round((time.perf_counter() - started) * 1000)
     stored = Segment.objects.for_club(club).filter(pk=segment.pk)
-    stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds)
-    member_count = stored.values_list("member_count", flat=True).get()
-    segment.member_count, segment.last_refreshed_at, segment.last_refresh_ms = member_count, now, milliseconds
-    return RefreshResult(entered, exited, member_count, milliseconds)
+    if profile_ids is None:
+        # Only a full refresh stamps the segment: the stamp is what makes it due for the next one
+        # (`segments_due_for_refresh`), and a club whose events refresh a few profiles every minute
+        # would otherwise never get the full refresh that moves relative dates for everyone else.
+        stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds)
+        segment.last_refreshed_at, segment.last_refresh_ms = now, milliseconds
+    segment.member_count = stored.values_list("member_count", flat=True).get()
+    return RefreshResult(entered, exited, segment.member_count, milliseconds)
 
 
 def _batches(ids: list[int], size: int) -> list[list[int]]:
@@ -250,12 +256,56 @@ def segments_refresh_for_profiles(*, club, profile_ids) -> int:
     return sum(_refresh_or_log(segment, profile_ids=profile_ids) for segment in segments)
 
 
-def segments_refresh_all() -> int:
-    """Full refresh of every rule-based segment, club by club (the periodic sweep: relative dates
-    move on with the calendar even when no event arrives)."""
-    segments = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC).select_related("club")
-    ordered = _in_dependency_order(list(segments.order_by("club_id", "pk")))  # spans clubs; each is scoped
-    return sum(_refresh_or_log(segment) for segment in ordered)
+def segments_due_for_refresh(*, now=None):
+    """Rule-based segments due for their periodic full refresh, oldest first (platform-wide; the
+    tick's selector): never fully refreshed, or not for SEGMENTS_REFRESH_MINUTES. Relative dates
+    ("in the last 30 days", birthdays) move with the calendar even when no event arrives."""
+    now = now or timezone.now()
+    due_before = now - timedelta(minutes=settings.SEGMENTS_REFRESH_MINUTES)
+    dynamic = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC)  # each is refreshed in its club
+    due = dynamic.filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=due_before))
+    return due.order_by(F("last_refreshed_at").asc(nulls_first=True), "pk")
+
+
+def segment_refresh_when_due(*, club, segment_id: int, now=None) -> int:
+    """Fully refresh this segment if it is still due, after the due segments it is built on
+    (directly or through others), so one pass leaves a segment of segments as fresh as its parts.
+    Returns how many segments were refreshed (0 when another task got there first).
+
+    Each segment is claimed on its own: in one transaction, re-read as still due and locked with
+    SKIP LOCKED. A tick that ran twice, or a base that two dependents' tasks both reach, finds it
+    fresh (or locked by the worker refreshing it) and passes over it instead of refreshing it
+    twice. A passed-over base is read as it stands: at worst the dependent is one interval behind.
+    (SQLite takes no row locks; two workers there may both refresh, which is idempotent.)
+    """
+    now = now or timezone.now()
+    segments = {segment.pk: segment for segment in Segment.objects.for_club(club).filter(kind=SegmentKind.DYNAMIC)}
+    if segment_id not in segments:
+        return 0
+    wanted, stack = set(), [segment_id]
+    while stack:  # the segment and everything it is built on, within the club
+        pk = stack.pop()
+        if pk in segments and pk not in wanted:
+            wanted.add(pk)
+            stack.extend(segment_references(segments[pk].rule))
+    ordered = _in_dependency_order([segments[pk] for pk in sorted(wanted)])
+    return sum(_refresh_if_due(club, segment.pk, now) for segment in ordered)
+
+
+def _refresh_if_due(club, segment_id: int, now) -> bool:
+    due_before = now - timedelta(minutes=settings.SEGMENTS_REFRESH_MINUTES)
+    with transaction.atomic():
+        claimed = (
+            Segment.objects.for_club(club)
+            .filter(pk=segment_id, kind=SegmentKind.DYNAMIC)
+            .filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=due_before))
+            .select_for_update(skip_locked=True)
+            .first()
+        )
+        if claimed is None:
+            return False
+        claimed.club = club
+        return _refresh_or_log(claimed)
 
 
 def segments_refresh_dependents(*, club, segment: Segment) -> int:

@@ -9,15 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from config.schedules import declared_schedules
 from crm.errors import CrmError
 from crm.identity.identifiers import IdentifierKind
 from crm.models import CustomerProfile
 from marketing.messaging.client import MessagingClient
 from marketing.models import MessagingListEntry, Segment, SyncStatus
-from marketing.services.messaging_sync import segment_sync, segments_sync_all
+from marketing.services.messaging_sync import segment_sync
 from marketing.services.segments import segment_refresh
-from marketing.tasks import sync_segments_to_messaging
+from marketing.tasks import messaging_sync_tick
 from tests.factories import IdentifierFactory, ProfileFactory
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
@@ -257,9 +256,8 @@ def test_each_clubs_list_holds_only_its_own_members(club_a, club_b, messaging_si
     ours, our_people = gold_segment(club_a, people=3)
     theirs, their_people = gold_segment(club_b, people=2)
 
-    outcomes = segments_sync_all()
+    assert messaging_sync_tick() == 2  # one sync task per club's segment, each run in its club
 
-    assert outcomes == {"synced": 2, "failed": 0, "already_running": 0}
     assert on_messaging_list(messaging_simulator, ours) == our_people == listed(ours)
     assert on_messaging_list(messaging_simulator, theirs) == their_people == listed(theirs)
     assert ours.messaging_list_id != theirs.messaging_list_id
@@ -269,17 +267,19 @@ def test_each_clubs_list_holds_only_its_own_members(club_a, club_b, messaging_si
 def test_the_sweep_carries_on_past_a_segment_that_fails(club_a, messaging_simulator):
     first, first_people = gold_segment(club_a, people=2, name="First")
     second, more_people = gold_segment(club_a, people=2, name="Second")  # same rule: everyone is in both
-    segments_sync_all()
+    messaging_sync_tick()
     messaging_simulator.fail(mode="500", times=100, path_prefix=f"/v1/lists/{first_list_id(first)}/")
     CustomerProfile.objects.for_club(club_a).filter(pk=first_people[0]).update(membership_tier="Silver")
     segment_refresh(club=club_a, segment=first)
     segment_refresh(club=club_a, segment=second)
+    Segment.objects.for_club(club_a).update(last_synced_at=timezone.now() - timedelta(hours=1))  # due again
 
-    outcomes = sync_segments_to_messaging.delay().get()
+    assert messaging_sync_tick() == 2
 
-    assert outcomes == {"synced": 1, "failed": 1, "already_running": 0}
     first.refresh_from_db()
+    second.refresh_from_db()
     assert first.sync_status == SyncStatus.FAILED and "500" in first.sync_error
+    assert second.sync_status == SyncStatus.SYNCED
     assert on_messaging_list(messaging_simulator, second) == sorted(first_people[1:] + more_people)
 
 
@@ -310,13 +310,7 @@ def test_segments_not_flagged_for_sync_are_not_synced(club_a, messaging_simulato
     Segment.objects.for_club(club_a).filter(pk=segment.pk).update(sync_to_messaging=False)
     segment.refresh_from_db()
 
-    assert segments_sync_all() == {"synced": 0, "failed": 0, "already_running": 0}
+    assert messaging_sync_tick() == 0
     with pytest.raises(CrmError):
         segment_sync(club=club_a, segment=segment)
     assert messaging_simulator.requests() == []
-
-
-def test_beat_syncs_flagged_segments_periodically(settings):
-    settings.MESSAGING_SYNC_MINUTES = 15
-    job = next(job for job in declared_schedules() if job.name == "segments.sync_to_messaging")
-    assert job.task == "marketing.tasks.sync_segments_to_messaging" and job.every == timedelta(minutes=15)

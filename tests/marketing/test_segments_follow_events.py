@@ -1,11 +1,11 @@
 """Segments follow the event pipeline: processed events refresh the segments of the people they
-touched (after commit, through the task), and the periodic sweep refreshes every club's segments."""
+touched (after commit, through the task), and the periodic tick refreshes every club's due segments."""
 
 from crm.events.store import events_store
 from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
 from marketing.models import Segment, SegmentChange, SegmentMember
-from marketing.services.segments import segments_refresh_all
+from marketing.tasks import segments_refresh_tick
 from tests.factories import ProfileFactory
 from tests.factories.events import ago, envelope
 
@@ -32,28 +32,29 @@ def test_processed_events_move_people_in_and_out_of_segments(club_a, django_capt
     changes = SegmentChange.objects.for_club(club_a).filter(segment=gold).order_by("at", "pk")
     assert list(changes.values_list("profile_id", "change")) == [(ann.pk, "entered"), (ann.pk, "exited")]
     gold.refresh_from_db()
-    assert gold.member_count == 0 and gold.last_refreshed_at is not None
+    # Only a full refresh stamps the segment: the periodic one is still due for everyone else.
+    assert gold.member_count == 0 and gold.last_refreshed_at is None
 
 
-def test_the_sweep_refreshes_every_clubs_segments_in_their_own_club(club_a, club_b):
+def test_the_tick_refreshes_every_clubs_segments_in_their_own_club(club_a, club_b):
     mine = ProfileFactory(club=club_a, membership_tier="Gold")
     theirs = ProfileFactory(club=club_b, membership_tier="Gold")
     alpha = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
     bravo = Segment.objects.create(club=club_b, name="Gold", rule=GOLD)
-    assert segments_refresh_all() == 2
+    assert segments_refresh_tick() == 2
     assert set(SegmentMember.objects.for_club(club_a).values_list("segment_id", "profile_id")) == {(alpha.pk, mine.pk)}
     assert set(SegmentMember.objects.for_club(club_b).values_list("segment_id", "profile_id")) == {
         (bravo.pk, theirs.pk)
     }
 
 
-def test_the_sweep_refreshes_the_segments_others_build_on_first(club_a):
+def test_the_tick_refreshes_the_segments_others_build_on_first(club_a):
     ann = ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=True)
     built_on_top = Segment.objects.create(club=club_a, name="Gold, emailable", rule=GOLD)  # the lower id
     base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
     built_on_top.rule = {"all": [{"segment": base.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]}
     built_on_top.save()
-    segments_refresh_all()
+    segments_refresh_tick()
     assert set(
         SegmentMember.objects.for_club(club_a).filter(segment=built_on_top).values_list("profile_id", flat=True)
     ) == {ann.pk}
@@ -63,7 +64,7 @@ def test_a_segment_whose_rule_no_longer_validates_does_not_stop_the_others(club_
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
     stale = Segment.objects.create(club=club_a, name="Shoe size", rule={"field": "shoe_size", "op": "eq", "value": 9})
     gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
-    assert segments_refresh_all() == 1
+    assert segments_refresh_tick() == 2  # both are due; the one that can't refresh is logged and skipped
     assert list(SegmentMember.objects.for_club(club_a).filter(segment=gold).values_list("profile_id", flat=True)) == [
         ann.pk
     ]

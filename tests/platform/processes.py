@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +40,12 @@ def manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.
     )
 
 
-def start_worker(*, env: dict[str, str], log_path: Path, beat: bool = True) -> subprocess.Popen:
+def start_worker(
+    *, env: dict[str, str], log_path: Path, beat: bool = True, queues: list[str] | None = None
+) -> subprocess.Popen:
+    """A real Celery worker (solo pool, as `make run` starts it) consuming `queues`, by default
+    every declared queue, so any task a test sends is picked up wherever it is routed."""
+    queues = queues or [queue.name for queue in settings.CELERY_TASK_QUEUES]
     command = [
         sys.executable,
         "-m",
@@ -51,6 +57,7 @@ def start_worker(*, env: dict[str, str], log_path: Path, beat: bool = True) -> s
         "--loglevel=INFO",
         "--without-gossip",
         "--without-mingle",
+        f"--queues={','.join(queues)}",
     ]
     if beat:
         command += ["--beat", f"--schedule={log_path.parent / 'beat-schedule'}"]

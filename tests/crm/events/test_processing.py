@@ -393,6 +393,25 @@ def test_a_failing_event_is_parked_with_backoff_and_the_rest_of_the_batch_goes_t
     assert len(outcome.accepted_ids) == 3
 
 
+def test_a_batch_out_of_time_leaves_its_events_pending_for_the_tick_instead_of_failing_one(club_a, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from crm.events import apply
+
+    def out_of_time(applying):
+        raise SoftTimeLimitExceeded
+
+    raw_events = [envelope("member.created", {"member_id": "M1"}, club=club_a)]
+    stored = events_store(club=club_a, raw_events=raw_events, transport="test", enqueue=False)
+    monkeypatch.setitem(apply.PERSON_HANDLERS, "member.created", out_of_time)
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        events_process(event_ids=stored.accepted_ids)
+
+    event = InboundEvent.objects.for_club(club_a).get()
+    assert (event.status, event.attempts, event.errors) == ("received", 0, [])
+
+
 def test_replay_requeues_rejected_events_that_now_pass(club_a, monkeypatch):
     from crm.events import catalog
 
