@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.errors import CrmError
 from crm.models import CustomerProfile
-from marketing.models import Segment, SegmentChange, SegmentKind, SegmentMember
+from marketing.models import Segment, SegmentChange, SegmentMember
 from marketing.services.segments import segment_refresh
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SegmentFactory
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
 
@@ -30,7 +30,7 @@ def changes(segment) -> list[tuple[int, str]]:
 
 @pytest.fixture
 def gold(club_a):
-    return Segment.objects.create(club=club_a, name="Gold members", rule=GOLD)
+    return SegmentFactory(club=club_a, name="Gold members", rule=GOLD)
 
 
 def test_a_refresh_applies_only_the_difference_and_records_it(club_a, gold):
@@ -88,7 +88,7 @@ def test_segments_stay_in_their_club(club_a, club_b, gold):
 
 
 def test_static_segments_are_not_refreshed(club_a):
-    hand_picked = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    hand_picked = SegmentFactory(club=club_a, name="Committee", static=True)
     with pytest.raises(CrmError, match="by hand"):
         segment_refresh(club=club_a, segment=hand_picked)
 
@@ -96,7 +96,7 @@ def test_static_segments_are_not_refreshed(club_a):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; CI runs it there")
 def test_two_refreshes_at_once_record_each_newcomer_once(club_a):
-    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     people = {profile.pk for profile in ProfileFactory.create_batch(20, club=club_a, membership_tier="Gold")}
     barrier, errors = threading.Barrier(2), []
 
@@ -152,7 +152,7 @@ def test_a_segment_can_build_on_another_segments_members(club_a, gold):
     ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=False)
     ProfileFactory(club=club_a, membership_tier="Silver", email_opt_in=True)
     segment_refresh(club=club_a, segment=gold)
-    reachable = Segment.objects.create(
+    reachable = SegmentFactory(
         club=club_a,
         name="Gold, emailable",
         rule={"all": [{"segment": gold.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]},
@@ -164,7 +164,7 @@ def test_a_segment_can_build_on_another_segments_members(club_a, gold):
 def test_another_clubs_segment_id_matches_nobody(club_a, club_b, gold):
     ProfileFactory(club=club_a, membership_tier="Gold")
     segment_refresh(club=club_a, segment=gold)
-    borrowed = Segment.objects.create(club=club_b, name="Borrowed", rule={"segment": gold.pk})
+    borrowed = SegmentFactory(club=club_b, name="Borrowed", rule={"segment": gold.pk})
     ProfileFactory(club=club_b, membership_tier="Gold")
     assert segment_refresh(club=club_b, segment=borrowed).member_count == 0
 
@@ -175,8 +175,8 @@ def test_a_sweep_carries_on_past_a_segment_it_cannot_lock(club_a, caplog):
     from marketing.services.segments import segments_refresh_all
 
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
-    busy = Segment.objects.create(club=club_a, name="Busy", rule=GOLD)
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    busy = SegmentFactory(club=club_a, name="Busy", rule=GOLD)
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_busy_segment():
@@ -211,7 +211,7 @@ def test_a_sweep_carries_on_past_a_segment_it_cannot_lock(club_a, caplog):
 def test_two_people_hand_picking_the_same_profiles_at_once_add_each_once(club_a):
     from marketing.services.segment_editing import segment_members_add
 
-    committee = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    committee = SegmentFactory(club=club_a, name="Committee", static=True)
     people = [profile.pk for profile in ProfileFactory.create_batch(10, club=club_a)]
     barrier, results, errors = threading.Barrier(2), [], []
 

@@ -5,7 +5,7 @@ import pytest
 
 from crm.models import AuditLog, Role
 from marketing.models import Segment, SegmentChange, SegmentKind, SegmentMember
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SegmentFactory
 from tests.factories.api import api_for
 
 READ = ("segments:read",)
@@ -200,7 +200,7 @@ def test_the_rule_schema_and_field_registry_are_published(club_a):
 
 
 def test_refreshing_a_stored_rule_that_no_longer_validates_is_a_400(club_a):
-    segment = Segment.objects.create(club=club_a, name="Old", rule={"field": "shoe_size", "op": "eq", "value": 9})
+    segment = SegmentFactory(club=club_a, name="Old", rule={"field": "shoe_size", "op": "eq", "value": 9})
     response = api_for(club_a, *WRITE).post(f"/api/v1/segments/{segment.pk}/refresh")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_rule"
     assert response.json()["error"]["details"]["errors"][0]["path"] == "$.field"
@@ -239,7 +239,7 @@ def test_segments_built_on_a_list_or_a_rule_follow_it_without_waiting_for_the_sw
     client = api_for(club_a, *WRITE)
     ann, bob = ProfileFactory(club=club_a, membership_tier="Gold"), ProfileFactory(club=club_a, membership_tier="Gold")
     committee = create(client, name="Committee", kind="static").json()["id"]
-    gold_committee = Segment.objects.create(
+    gold_committee = SegmentFactory(
         club=club_a, name="Gold on the committee", rule={"all": [GOLD, {"segment": committee}]}
     )
     with django_capture_on_commit_callbacks(execute=True):
@@ -247,7 +247,7 @@ def test_segments_built_on_a_list_or_a_rule_follow_it_without_waiting_for_the_sw
     assert members(gold_committee) == {ann.pk}
 
     gold = create(client, name="Gold", rule={"field": "tier", "op": "eq", "value": "Silver"}).json()["id"]
-    regulars = Segment.objects.create(club=club_a, name="Gold regulars", rule={"segment": gold})
+    regulars = SegmentFactory(club=club_a, name="Gold regulars", rule={"segment": gold})
     with django_capture_on_commit_callbacks(execute=True):
         client.patch(f"/api/v1/segments/{gold}", {"rule": GOLD}, **JSON)
     assert members(regulars) == {ann.pk, bob.pk}
