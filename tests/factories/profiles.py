@@ -5,7 +5,7 @@ import datetime
 import factory
 from django.utils import timezone
 
-from crm.models import Activity, CustomerProfile, Note, ProfileIdentifier, Tag
+from crm.models import Activity, CustomerProfile, Note, ProfileIdentifier, ProfileTag, Tag
 from tests.factories.clubs import ClubFactory
 
 
@@ -52,6 +52,18 @@ class TagFactory(factory.django.DjangoModelFactory):
 
     club = factory.SubFactory(ClubFactory)
     name = factory.Sequence(lambda n: f"tag {n}")
+
+
+class ProfileTagFactory(factory.django.DjangoModelFactory):
+    """A tag on a profile, written as a row (no audit, no announcement): `ProfileTagFactory(profile=ann,
+    tag__name="Winter League")`. Tests of tagging itself call `profiles_tag`."""
+
+    class Meta:
+        model = ProfileTag
+
+    profile = factory.SubFactory(ProfileFactory)
+    club = factory.LazyAttribute(lambda row: row.profile.club)
+    tag = factory.SubFactory(TagFactory, club=factory.SelfAttribute("..club"))
 
 
 class NoteFactory(factory.django.DjangoModelFactory):

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import jsonschema
 import pytest
 
-from crm.models import ProfileTag
 from intelligence.llm import LlmBadOutput, LlmUnavailable
 from intelligence.services.segment_builder import (
     SegmentTextNotUnderstood,
@@ -17,7 +16,7 @@ from intelligence.services.segment_builder import (
 from marketing.models import Segment
 from marketing.services.rules.fields import ACTIVITY_TYPES
 from marketing.services.rules.grammar import rule_json_schema
-from tests.factories import ActivityFactory, ProfileFactory, SegmentFactory, TagFactory
+from tests.factories import ActivityFactory, ProfileFactory, ProfileTagFactory, SegmentFactory, TagFactory
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SENTENCE = "gold members who played at least 3 rounds in the last month but haven't opened an email since June"
@@ -213,9 +212,9 @@ def test_without_a_key_the_spec_sentence_is_parsed_offline(offline, club_a, golf
 def test_offline_tags_use_the_clubs_spelling_and_count_only_this_club(offline, club_a, club_b, golfers):
     ann, *_ = golfers
     tag = TagFactory(club=club_a, name="Winter League")
-    ProfileTag.objects.create(club=club_a, profile=ann, tag=tag)
+    ProfileTagFactory(profile=ann, tag=tag)
     other = ProfileFactory(club=club_b, membership_tier="Gold")
-    ProfileTag.objects.create(club=club_b, profile=other, tag=TagFactory(club=club_b, name="Winter League"))
+    ProfileTagFactory(profile=other, tag=TagFactory(club=club_b, name="Winter League"))
     draft = segment_draft_from_text(club=club_a, text="gold members tagged winter league", now=NOW)
     assert draft.rule == {"all": [{"field": "tier", "op": "eq", "value": "Gold"}, {"tag": "Winter League"}]}
     assert draft.count == 1

@@ -18,15 +18,17 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.graphql_schema import schema
 from crm.events.store import events_store
-from crm.models import ApiScope, Club, MergeSuggestion, ProfileTag, Role
+from crm.models import ApiScope, Club, Role
 from crm.services.merges import profiles_merge
 from crm.tenancy import ClubScopedModel
 from marketing.services.segments import segment_refresh
 from tests.factories import (
     ActivityFactory,
     IdentifierFactory,
+    MergeSuggestionFactory,
     NoteFactory,
     ProfileFactory,
+    ProfileTagFactory,
     SegmentFactory,
     TagFactory,
 )
@@ -53,13 +55,10 @@ def bravo(club_b):
     ActivityFactory(profile=bertie, summary="Bertie's round")
     note = NoteFactory(profile=bertie, body="Secret bunker note")
     tag = TagFactory(club=club_b, name="Night owls")
-    ProfileTag.objects.create(club=club_b, profile=bertie, tag=tag)
+    ProfileTagFactory(profile=bertie, tag=tag)
     twin, other_twin = ProfileFactory(club=club_b), ProfileFactory(club=club_b)
     merge = profiles_merge(club=club_b, first_id=twin.pk, second_id=other_twin.pk, reason="manual")
-    first, second = ProfileFactory(club=club_b), ProfileFactory(club=club_b)
-    suggestion = MergeSuggestion.objects.create(
-        club=club_b, profile_a=first, profile_b=second, score=0.7, evidence={"name": {"result": "similar"}}
-    )
+    suggestion = MergeSuggestionFactory(profile_a__club=club_b)
     events_store(
         club=club_b,
         raw_events=[

@@ -1,7 +1,7 @@
 """Notes, tags, merges and suggestions over REST: scopes, club isolation, nothing written on refusal."""
 
-from crm.models import AuditLog, MergeRecord, MergeSuggestion, Note, ProfileTag
-from tests.factories import ProfileFactory
+from crm.models import AuditLog, MergeRecord, Note, ProfileTag
+from tests.factories import MergeSuggestionFactory, ProfileFactory
 from tests.factories.api import api_for
 
 WRITE = ("profiles:read", "profiles:write")
@@ -75,9 +75,7 @@ def test_merge_and_undo_need_the_merge_scope_and_stay_in_the_club(club_a, club_b
 
 def test_suggestions_are_listed_and_decided_in_the_club(club_a, club_b):
     first, second = ProfileFactory(club=club_a), ProfileFactory(club=club_a)
-    suggestion = MergeSuggestion.objects.create(
-        club=club_a, profile_a=first, profile_b=second, score=0.7, evidence={"name": {"result": "similar"}}
-    )
+    suggestion = MergeSuggestionFactory(profile_a=first, profile_b=second, score=0.7)
     assert api_for(club_b, "merges:write", "profiles:read").get("/api/v1/merge-suggestions").json() == []
     assert api_for(club_b, "merges:write").post(f"/api/v1/merge-suggestions/{suggestion.pk}/reject").status_code == 404
     client = api_for(club_a, "merges:write", "profiles:read")

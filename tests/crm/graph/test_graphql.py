@@ -8,9 +8,17 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import Note, ProfileTag, Role, Tag
+from crm.models import Note, Role, Tag
 from tests.conftest import staff_in
-from tests.factories import ActivityFactory, IdentifierFactory, NoteFactory, ProfileFactory, TagFactory, days_ago
+from tests.factories import (
+    ActivityFactory,
+    IdentifierFactory,
+    NoteFactory,
+    ProfileFactory,
+    ProfileTagFactory,
+    TagFactory,
+    days_ago,
+)
 from tests.factories.api import api_for
 
 READ, WRITE = "profiles:read", "profiles:write"
@@ -58,7 +66,7 @@ def anna(club_a):
     IdentifierFactory(profile=anna, kind="email", value="anna@alpha.test")
     IdentifierFactory(profile=anna, kind="scl_member_id", value="M1042")
     for name in ("weekend", "ladies"):
-        ProfileTag.objects.create(club=club_a, profile=anna, tag=TagFactory(club=club_a, name=name))
+        ProfileTagFactory(profile=anna, tag=TagFactory(club=club_a, name=name))
     NoteFactory(profile=anna, body="old note")
     NoteFactory(profile=anna, body="pinned note", is_pinned=True)
     NoteFactory(profile=anna, body="new note")
@@ -176,7 +184,7 @@ def test_a_page_costs_the_same_queries_for_3_or_30_profiles(club_a):
             IdentifierFactory(profile=person)
             NoteFactory(profile=person)
             ActivityFactory.create_batch(3, profile=person)
-            ProfileTag.objects.create(club=club_a, profile=person, tag=TagFactory(club=club_a))
+            ProfileTagFactory(profile=person, tag=TagFactory(club=club_a))
         run(client, PROFILES_PAGE, first=100)
         with CaptureQueriesContext(connection) as captured:
             _, body = run(client, PROFILES_PAGE, first=100)

@@ -4,10 +4,9 @@ emails, and timeline filters that live in the address."""
 from decimal import Decimal
 
 from django.urls import reverse
-from django.utils import timezone
 
-from crm.models import CustomerProfile, ProfileIdentifier, Role
-from tests.factories import ActivityFactory, ProfileFactory
+from crm.models import CustomerProfile, Role
+from tests.factories import ActivityFactory, IdentifierFactory, ProfileFactory
 
 
 def test_timeline_shows_amounts_once_with_currency_and_never_zero(client_for, club_a, profile_a):
@@ -34,11 +33,8 @@ def test_timeline_shows_amounts_once_with_currency_and_never_zero(client_for, cl
 
 def test_timeline_and_identifiers_show_labels_not_codes(client_for, club_a, profile_a):
     ActivityFactory(profile=profile_a, source="teetime")
-    now = timezone.now()
     for kind, value in (("teetime_player_id", "TT-1"), ("loyalty_card", "LC-9")):
-        ProfileIdentifier.objects.create(
-            club=club_a, profile=profile_a, kind=kind, value=value, source="crm", first_seen_at=now, last_seen_at=now
-        )
+        IdentifierFactory(profile=profile_a, kind=kind, value=value, source="crm")
     body = client_for(club_a, Role.VIEWER).get(reverse("profile_detail", args=[profile_a.pk])).content.decode()
     assert '<span class="chip">TeeTime (golf)</span>' in body
     assert "TeeTime player id" in body and "teetime_player_id" not in body
@@ -61,10 +57,7 @@ def test_profile_pages_do_not_state_an_unscored_lifecycle(client_for, club_a, pr
 def test_long_emails_wrap_before_the_at_or_truncate_with_a_tooltip(client_for, club_a):
     email = "alexandra.vandermerwe-smithson@example.net"
     profile = ProfileFactory(club=club_a, primary_email=email)
-    now = timezone.now()
-    ProfileIdentifier.objects.create(
-        club=club_a, profile=profile, kind="email", value=email, source="crm", first_seen_at=now, last_seen_at=now
-    )
+    IdentifierFactory(profile=profile, kind="email", value=email, source="crm")
     body = client_for(club_a, Role.VIEWER).get(reverse("profile_detail", args=[profile.pk])).content.decode()
     assert f'title="{email}"><span>alexandra.vandermerwe-smithson</span><span>@example.net</span></span>' in body
     assert f'<span class="truncate" title="{email}">{email}</span>' in body
