@@ -1,4 +1,5 @@
-"""Staff search profiles by any word of a name, multi-word surnames included, in the list and the admin."""
+"""Staff find profiles by name, email, phone or member number; any word of a name matches, multi-word
+surnames included, in the list and the admin alike."""
 
 import pytest
 from django.urls import reverse
@@ -52,3 +53,24 @@ def test_admin_search_uses_the_same_name_matching(client_for, club_a, surnames):
 def test_search_of_one_club_never_reaches_another(club_a, club_b, surnames):
     ProfileFactory(club=club_b, first_name="Bram", last_name="van der Merwe")
     assert search(club_b, "merwe") == {"Bram van der Merwe"}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Anders", True),
+        ("ali", True),
+        ("alice anders", True),
+        ("ALICE@ALPHA.TEST", True),
+        ("082 123 4567", True),
+        ("M-777", True),
+        ("Zebedee", False),
+    ],
+)
+def test_profile_search_matches_names_emails_phones_and_member_numbers(club_a, profile_a, query, expected):
+    profile_a.primary_phone = "+27821234567"
+    profile_a.member_number = "M-777"
+    profile_a.save()
+    ProfileFactory(club=club_a, first_name="Other", last_name="Person", primary_email="other@alpha.test")
+    found = selectors.profile_search(selectors.profile_active_queryset(club=club_a), search=query, club=club_a)
+    assert (profile_a in list(found)) is expected
