@@ -61,10 +61,8 @@ def test_the_360_and_a_page_of_profiles_show_their_segments_in_one_query(club_a)
     assert len(by_id[people[1].pk]) == 2 and [len(value) for value in by_id.values()].count(0) == 1
 
 
-def test_segments_need_their_scope_and_stay_in_their_club(club_a, club_b):
+def test_segments_need_their_scope(club_a):
+    # Another club's segments are covered with every root field by tests/platform/test_club_isolation_matrix.py.
     ProfileFactory(club=club_a, membership_tier="Gold")
-    gold = gold_segment(club_a)
+    gold_segment(club_a)
     assert error_codes(run(api_for(club_a, "profiles:read"), SEGMENTS)[1]) == ["permission_denied"]
-    other = api_for(club_b, *READ)
-    assert run(other, SEGMENTS)[1]["data"]["segments"] == []
-    assert run(other, SEGMENT, id=str(gold.pk))[1]["data"]["segment"] is None
