@@ -1,5 +1,5 @@
-"""Club isolation, endpoint by endpoint: club A's key, session or staff member calls every REST
-endpoint, GraphQL root field and marketer page with club B's ids, and gets a 404, an empty list or a
+"""Club isolation, endpoint by endpoint: club A's API key calls every REST endpoint and GraphQL root
+field, and club A's staff every marketer page, with club B's ids; each gets a 404, an empty list or a
 GraphQL not-found — never club B's data — and nothing of club B changes.
 
 The matrix is checked against the URL resolver and the GraphQL schema, so a new endpoint, page or
@@ -18,9 +18,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.graphql_schema import schema
 from crm.events.store import events_store
-from crm.models import ApiScope, Club, Role
+from crm.models import ApiScope, Club, InboundEvent, Role
 from crm.services.merges import profiles_merge
 from crm.tenancy import ClubScopedModel
+from marketing.services.segment_editing import segment_members_add
 from marketing.services.segments import segment_refresh
 from tests.factories import (
     ActivityFactory,
@@ -47,7 +48,7 @@ BRAVO_MARKERS = ("Bertie", "Brannigan", "bertie@bravo.test", "Secret bunker note
 @pytest.fixture
 def bravo(club_b):
     """Club B's world: a profile with everything that hangs off one, a merge, a suggestion, events
-    (one rejected), a refreshed rule-based segment and a hand-picked list."""
+    (one rejected), a refreshed rule-based segment and a hand-picked list holding the profile."""
     bertie = ProfileFactory(
         club=club_b, first_name="Bertie", last_name="Brannigan", primary_email="bertie@bravo.test"
     )
@@ -68,10 +69,11 @@ def bravo(club_b):
         transport="test",
         enqueue=False,
     )
-    inbound_event = apps.get_model("crm", "InboundEvent").objects.for_club(club_b).get(status="rejected")
+    inbound_event = InboundEvent.objects.for_club(club_b).get(status="rejected")
     segment = SegmentFactory(club=club_b, name="Bunker Gold")
     segment_refresh(club=club_b, segment=segment)
     hand_picked = SegmentFactory(club=club_b, name="Bunker list", static=True)
+    segment_members_add(club=club_b, actor=None, segment=hand_picked, profile_ids=[bertie.pk])
     return SimpleNamespace(
         club=club_b,
         profile=bertie,
@@ -344,7 +346,9 @@ API_MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("segments/<int:segment_id>/members/add", "POST"): Entry(
         lambda client, bravo: client.post(
-            f"/api/v1/segments/{bravo.hand_picked.pk}/members/add", {"profile_ids": [bravo.profile.pk]}, **JSON
+            f"/api/v1/segments/{bravo.hand_picked.pk}/members/add",
+            {"profile_ids": [bravo.suggestion.profile_a_id]},  # not a member yet
+            **JSON,
         ),
         api_not_found,
         WRITE_SEGMENTS,
@@ -497,7 +501,7 @@ PAGE_MATRIX: dict[tuple[str, str], Entry] = {
         page_get("/segments/{bravo.hand_picked.pk}/members/"), not_found
     ),
     ("segments/<int:segment_id>/members/change/", "POST"): Entry(
-        page_post("/segments/{bravo.hand_picked.pk}/members/change/", profile_id=lambda b: b.profile.pk),
+        page_post("/segments/{bravo.hand_picked.pk}/members/change/", profile_id=lambda b: b.suggestion.profile_a_id),
         not_found,
     ),
     ("segments/<int:segment_id>/members/search/", "GET"): Entry(
