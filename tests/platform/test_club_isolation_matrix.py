@@ -38,7 +38,7 @@ from tests.factories.events import envelope
 
 API_PREFIX = "api/v1/"
 # Page prefixes that are not marketer pages: Django's admin and allauth have isolation tests of their
-# own (tests/crm/test_isolation.py), the rest are the API, the schema documents and probes.
+# own (tests/crm/test_admin_isolation.py), the rest are the API, the schema documents and probes.
 NOT_PAGES = ("admin/", "accounts/", "api/", "graphql/", "healthz")
 
 # Words only club B's data contains: no answer to club A may hold any of them.
