@@ -33,27 +33,43 @@ def gold(club_a):
     return SegmentFactory(club=club_a, name="Gold members", rule=GOLD)
 
 
-def test_a_refresh_applies_only_the_difference_and_records_it(club_a, gold):
+NOV = {day: datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3)}
+
+
+def test_a_first_refresh_enters_whoever_matches_and_records_it(club_a, gold):
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
-    bob = ProfileFactory(club=club_a, membership_tier="Silver")
-    first = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 1, tzinfo=UTC))
+    ProfileFactory(club=club_a, membership_tier="Silver")
+    first = segment_refresh(club=club_a, segment=gold, now=NOV[1])
     assert (first.entered, first.exited, first.member_count) == (1, 0, 1)
     assert members(gold) == {ann.pk} and changes(gold) == [(ann.pk, "entered")]
 
-    again = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 2, tzinfo=UTC))
+
+def test_a_refresh_with_nothing_changed_records_nothing_and_keeps_the_entry_time(club_a, gold):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold, now=NOV[1])
+    again = segment_refresh(club=club_a, segment=gold, now=NOV[2])
     assert (again.entered, again.exited) == (0, 0) and len(changes(gold)) == 1
     entered_at = SegmentMember.objects.for_club(club_a).get(segment=gold).entered_at
-    assert entered_at == datetime(2026, 11, 1, tzinfo=UTC)  # staying in keeps the original entry time
+    assert entered_at == NOV[1]  # staying in keeps the original entry time
 
+
+def test_a_refresh_applies_only_the_difference_and_records_it(club_a, gold):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold")
+    bob = ProfileFactory(club=club_a, membership_tier="Silver")
+    segment_refresh(club=club_a, segment=gold, now=NOV[1])
     CustomerProfile.objects.for_club(club_a).filter(pk=ann.pk).update(membership_tier="Silver")
     CustomerProfile.objects.for_club(club_a).filter(pk=bob.pk).update(membership_tier="Gold")
-    swap = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 3, tzinfo=UTC))
+    swap = segment_refresh(club=club_a, segment=gold, now=NOV[3])
     assert (swap.entered, swap.exited, swap.member_count) == (1, 1, 1)
     assert members(gold) == {bob.pk}
     assert changes(gold)[1:] == [(bob.pk, "entered"), (ann.pk, "exited")]
 
+
+def test_a_refresh_stamps_the_count_time_and_duration_on_the_segment(club_a, gold):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold, now=NOV[3])
     gold.refresh_from_db()
-    assert gold.member_count == 1 and gold.last_refreshed_at == datetime(2026, 11, 3, tzinfo=UTC)
+    assert gold.member_count == 1 and gold.last_refreshed_at == NOV[3]
     assert gold.last_refresh_ms is not None
 
 
