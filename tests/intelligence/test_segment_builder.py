@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 import jsonschema
 import pytest
 
-from crm.models import ProfileTag
 from intelligence.llm import LlmBadOutput, LlmUnavailable
 from intelligence.services.segment_builder import (
     SegmentTextNotUnderstood,
@@ -17,7 +16,7 @@ from intelligence.services.segment_builder import (
 from marketing.models import Segment
 from marketing.services.rules.fields import ACTIVITY_TYPES
 from marketing.services.rules.grammar import rule_json_schema
-from tests.factories import ActivityFactory, ProfileFactory, TagFactory
+from tests.factories import ActivityFactory, ProfileFactory, ProfileTagFactory, SegmentFactory, TagFactory
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 SENTENCE = "gold members who played at least 3 rounds in the last month but haven't opened an email since June"
@@ -116,7 +115,7 @@ def test_the_request_carries_the_grammar_as_the_forced_tool(fake_anthropic, club
 def test_the_prompt_lists_only_this_clubs_names(fake_anthropic, club_a, club_b, golfers):
     ProfileFactory(club=club_b, membership_tier="Bravo Platinum")
     TagFactory(club=club_b, name="Bravo secret")
-    Segment.objects.create(club=club_b, name="Bravo VIPs", rule={"tag": "x"})
+    SegmentFactory(club=club_b, name="Bravo VIPs", rule={"tag": "x"})
     fake_anthropic.script({"tool_input": {"rule": {"field": "tier", "op": "eq", "value": "Gold"}}})
     segment_draft_from_text(club=club_a, text="gold members", now=NOW)
     system = fake_anthropic.recorded_requests()[0]["body"]["system"]
@@ -150,7 +149,7 @@ def test_invalid_model_output_is_a_clear_error_naming_every_path(fake_anthropic,
 
 
 def test_another_clubs_segment_id_is_refused(fake_anthropic, club_a, club_b, golfers):
-    theirs = Segment.objects.create(club=club_b, name="Theirs", rule={"tag": "x"})
+    theirs = SegmentFactory(club=club_b, name="Theirs", rule={"tag": "x"})
     fake_anthropic.script({"tool_input": {"rule": {"segment": theirs.pk}}})
     with pytest.raises(LlmBadOutput) as raised:
         segment_draft_from_text(club=club_a, text="members of theirs", now=NOW)
@@ -158,7 +157,7 @@ def test_another_clubs_segment_id_is_refused(fake_anthropic, club_a, club_b, gol
 
 
 def test_a_segment_of_this_club_is_named_in_the_explanation(fake_anthropic, club_a, golfers):
-    ours = Segment.objects.create(club=club_a, name="Juniors", rule={"tag": "Junior"})
+    ours = SegmentFactory(club=club_a, name="Juniors", rule={"tag": "Junior"})
     fake_anthropic.script({"tool_input": {"rule": {"not": {"segment": ours.pk}}}})
     draft = segment_draft_from_text(club=club_a, text="everyone but the juniors", now=NOW)
     assert draft.explanation == 'Not in the segment "Juniors"'
@@ -213,9 +212,9 @@ def test_without_a_key_the_spec_sentence_is_parsed_offline(offline, club_a, golf
 def test_offline_tags_use_the_clubs_spelling_and_count_only_this_club(offline, club_a, club_b, golfers):
     ann, *_ = golfers
     tag = TagFactory(club=club_a, name="Winter League")
-    ProfileTag.objects.create(club=club_a, profile=ann, tag=tag)
+    ProfileTagFactory(profile=ann, tag=tag)
     other = ProfileFactory(club=club_b, membership_tier="Gold")
-    ProfileTag.objects.create(club=club_b, profile=other, tag=TagFactory(club=club_b, name="Winter League"))
+    ProfileTagFactory(profile=other, tag=TagFactory(club=club_b, name="Winter League"))
     draft = segment_draft_from_text(club=club_a, text="gold members tagged winter league", now=NOW)
     assert draft.rule == {"all": [{"field": "tier", "op": "eq", "value": "Gold"}, {"tag": "Winter League"}]}
     assert draft.count == 1

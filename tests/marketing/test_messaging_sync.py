@@ -17,7 +17,7 @@ from marketing.models import MessagingListEntry, Segment, SyncStatus
 from marketing.services.messaging_sync import segment_sync
 from marketing.services.segments import segment_refresh
 from marketing.tasks import messaging_sync_tick
-from tests.factories import IdentifierFactory, ProfileFactory
+from tests.factories import IdentifierFactory, ProfileFactory, SegmentFactory
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ ADDS = r"^/v1/lists/[\w-]+/members$"
 
 def gold_segment(club, *, people: int, name="Gold members") -> tuple[Segment, list[int]]:
     profiles = ProfileFactory.create_batch(people, club=club, membership_tier="Gold")
-    segment = Segment.objects.create(club=club, name=name, rule=GOLD, sync_to_messaging=True)
+    segment = SegmentFactory(club=club, name=name, rule=GOLD, sync_to_messaging=True)
     segment_refresh(club=club, segment=segment)
     return segment, sorted(profile.pk for profile in profiles)
 
@@ -167,7 +167,7 @@ def test_a_sync_with_nothing_to_change_only_checks_the_list_is_there(club_a, mes
 
 
 def test_each_contact_carries_its_profile_id_email_phone_and_messaging_contact_id(club_a, messaging_simulator):
-    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
+    segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
     ann = ProfileFactory(club=club_a, primary_email="ann@example.test", primary_phone="+27821234567")
     bob = ProfileFactory(club=club_a, primary_email="", primary_phone="")
     IdentifierFactory(profile=ann, kind=IdentifierKind.MESSAGING_CONTACT_ID, value="ct_981", source="messaging")

@@ -10,11 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm.models import ProfileTag
 from marketing.services.rules.compiler import InvalidRule, rule_member_ids, rule_queryset
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import rule_json_schema, rule_validate
-from tests.factories import ActivityFactory, ProfileFactory, TagFactory
+from tests.factories import ActivityFactory, ProfileFactory, ProfileTagFactory, TagFactory
 
 SCHEMA = jsonschema.Draft202012Validator(rule_json_schema())
 NOW = datetime(2026, 11, 23, 21, 30, tzinfo=UTC)  # 23:30 in Johannesburg, 21:30 in London
@@ -220,7 +219,7 @@ def test_the_club_wide_shape_finds_the_same_people_as_the_per_profile_shape(club
 
 def test_tags_match_whatever_the_case(club_a, people):
     ann, _, _ = people
-    ProfileTag.objects.create(club=club_a, profile=ann, tag=TagFactory(club=club_a, name="Winter League"))
+    ProfileTagFactory(profile=ann, tag=TagFactory(club=club_a, name="Winter League"))
     assert names(club_a, {"tag": "winter  league"}) == ["Ann"]
     assert names(club_a, {"not": {"tag": "Winter League"}}) == ["Bob", "Cat"]
 

@@ -6,8 +6,8 @@ import json
 from django.urls import reverse
 
 from crm.models import AuditLog, Role
-from marketing.models import Segment, SegmentKind, SegmentMember
-from tests.factories import ProfileFactory
+from marketing.models import Segment, SegmentMember
+from tests.factories import ProfileFactory, SegmentFactory
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
 CHANGELIST = "admin:marketing_segment_changelist"
@@ -27,7 +27,7 @@ def test_a_segment_made_in_the_admin_is_validated_and_audited(client_for, club_a
 
 def test_refresh_now_action_brings_membership_up_to_date(client_for, club_a):
     ProfileFactory(club=club_a, membership_tier="Gold")
-    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     response = client_for(club_a, Role.ADMIN).post(
         reverse(CHANGELIST), {"action": "refresh_now", "_selected_action": [segment.pk]}, follow=True
     )
@@ -39,7 +39,7 @@ def test_hand_picked_lists_take_ids_or_member_numbers(client_for, club_a, club_b
     ann = ProfileFactory(club=club_a, member_number="M-100")
     bob = ProfileFactory(club=club_a)
     theirs = ProfileFactory(club=club_b, member_number="M-200")
-    segment = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    segment = SegmentFactory(club=club_a, name="Committee", static=True)
     client = client_for(club_a, Role.MARKETER)
     change = reverse("admin:marketing_segment_change", args=[segment.pk])
     data = {"name": "Committee", "kind": "static", "rule": "null", "description": ""}
@@ -51,7 +51,7 @@ def test_hand_picked_lists_take_ids_or_member_numbers(client_for, club_a, club_b
 
 
 def test_another_clubs_staff_cannot_see_the_segment_in_the_admin(client_for, club_a, club_b):
-    segment = Segment.objects.create(club=club_a, name="Alpha only", rule=GOLD)
+    segment = SegmentFactory(club=club_a, name="Alpha only", rule=GOLD)
     client = client_for(club_b, Role.ADMIN)
     assert "Alpha only" not in client.get(reverse(CHANGELIST)).content.decode()
     assert client.get(reverse("admin:marketing_segment_change", args=[segment.pk])).status_code in (302, 404)
@@ -60,7 +60,7 @@ def test_another_clubs_staff_cannot_see_the_segment_in_the_admin(client_for, clu
 
 
 def test_a_taken_name_is_a_form_error_not_a_crash(client_for, club_a):
-    Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     response = client_for(club_a, Role.MARKETER).post(
         reverse("admin:marketing_segment_add"), {"name": "gold", "kind": "dynamic", "rule": json.dumps(GOLD)}
     )
@@ -69,8 +69,8 @@ def test_a_taken_name_is_a_form_error_not_a_crash(client_for, club_a):
 
 
 def test_a_segment_others_build_on_is_protected_from_deletion_in_the_admin(client_for, club_a):
-    base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
-    Segment.objects.create(club=club_a, name="Gold regulars", rule={"all": [{"segment": base.pk}]})
+    base = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
+    SegmentFactory(club=club_a, name="Gold regulars", rule={"all": [{"segment": base.pk}]})
     client = client_for(club_a, Role.ADMIN)
     page = client.post(reverse("admin:marketing_segment_delete", args=[base.pk]), {"post": "yes"})
     assert "Gold regulars (builds on Gold)" in page.content.decode()
@@ -86,8 +86,8 @@ def test_sync_now_queues_a_sync_of_each_flagged_segment(client_for, club_a, mess
     from marketing.services.segments import segment_refresh
 
     ProfileFactory(club=club_a, membership_tier="Gold")
-    flagged = Segment.objects.create(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
-    Segment.objects.create(club=club_a, name="Unflagged", rule=GOLD)
+    flagged = SegmentFactory(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
+    SegmentFactory(club=club_a, name="Unflagged", rule=GOLD)
     segment_refresh(club=club_a, segment=flagged)
     everything = list(Segment.objects.for_club(club_a).values_list("pk", flat=True))
     response = client_for(club_a, Role.MARKETER).post(

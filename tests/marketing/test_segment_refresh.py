@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from crm.errors import CrmError
 from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
-from marketing.models import Segment, SegmentChange, SegmentKind, SegmentMember
+from marketing.models import Segment, SegmentChange, SegmentMember
 from marketing.services.segments import segment_refresh
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SegmentFactory
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
 
@@ -32,30 +32,46 @@ def changes(segment) -> list[tuple[int, str]]:
 
 @pytest.fixture
 def gold(club_a):
-    return Segment.objects.create(club=club_a, name="Gold members", rule=GOLD)
+    return SegmentFactory(club=club_a, name="Gold members", rule=GOLD)
+
+
+NOV = {day: datetime(2026, 11, day, tzinfo=UTC) for day in (1, 2, 3)}
+
+
+def test_a_first_refresh_enters_whoever_matches_and_records_it(club_a, gold):
+    ann = ProfileFactory(club=club_a, membership_tier="Gold")
+    ProfileFactory(club=club_a, membership_tier="Silver")
+    first = segment_refresh(club=club_a, segment=gold, now=NOV[1])
+    assert (first.entered, first.exited, first.member_count) == (1, 0, 1)
+    assert members(gold) == {ann.pk} and changes(gold) == [(ann.pk, "entered")]
+
+
+def test_a_refresh_with_nothing_changed_records_nothing_and_keeps_the_entry_time(club_a, gold):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold, now=NOV[1])
+    again = segment_refresh(club=club_a, segment=gold, now=NOV[2])
+    assert (again.entered, again.exited) == (0, 0) and len(changes(gold)) == 1
+    entered_at = SegmentMember.objects.for_club(club_a).get(segment=gold).entered_at
+    assert entered_at == NOV[1]  # staying in keeps the original entry time
 
 
 def test_a_refresh_applies_only_the_difference_and_records_it(club_a, gold):
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
     bob = ProfileFactory(club=club_a, membership_tier="Silver")
-    first = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 1, tzinfo=UTC))
-    assert (first.entered, first.exited, first.member_count) == (1, 0, 1)
-    assert members(gold) == {ann.pk} and changes(gold) == [(ann.pk, "entered")]
-
-    again = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 2, tzinfo=UTC))
-    assert (again.entered, again.exited) == (0, 0) and len(changes(gold)) == 1
-    entered_at = SegmentMember.objects.for_club(club_a).get(segment=gold).entered_at
-    assert entered_at == datetime(2026, 11, 1, tzinfo=UTC)  # staying in keeps the original entry time
-
+    segment_refresh(club=club_a, segment=gold, now=NOV[1])
     CustomerProfile.objects.for_club(club_a).filter(pk=ann.pk).update(membership_tier="Silver")
     CustomerProfile.objects.for_club(club_a).filter(pk=bob.pk).update(membership_tier="Gold")
-    swap = segment_refresh(club=club_a, segment=gold, now=datetime(2026, 11, 3, tzinfo=UTC))
+    swap = segment_refresh(club=club_a, segment=gold, now=NOV[3])
     assert (swap.entered, swap.exited, swap.member_count) == (1, 1, 1)
     assert members(gold) == {bob.pk}
     assert changes(gold)[1:] == [(bob.pk, "entered"), (ann.pk, "exited")]
 
+
+def test_a_refresh_stamps_the_count_time_and_duration_on_the_segment(club_a, gold):
+    ProfileFactory(club=club_a, membership_tier="Gold")
+    segment_refresh(club=club_a, segment=gold, now=NOV[3])
     gold.refresh_from_db()
-    assert gold.member_count == 1 and gold.last_refreshed_at == datetime(2026, 11, 3, tzinfo=UTC)
+    assert gold.member_count == 1 and gold.last_refreshed_at == NOV[3]
     assert gold.last_refresh_ms is not None
 
 
@@ -90,7 +106,7 @@ def test_segments_stay_in_their_club(club_a, club_b, gold):
 
 
 def test_static_segments_are_not_refreshed(club_a):
-    hand_picked = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    hand_picked = SegmentFactory(club=club_a, name="Committee", static=True)
     with pytest.raises(CrmError, match="by hand"):
         segment_refresh(club=club_a, segment=hand_picked)
 
@@ -98,7 +114,7 @@ def test_static_segments_are_not_refreshed(club_a):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL; CI runs it there")
 def test_two_refreshes_at_once_record_each_newcomer_once(club_a):
-    segment = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     people = {profile.pk for profile in ProfileFactory.create_batch(20, club=club_a, membership_tier="Gold")}
     barrier, errors = threading.Barrier(2), []
 
@@ -154,7 +170,7 @@ def test_a_segment_can_build_on_another_segments_members(club_a, gold):
     ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=False)
     ProfileFactory(club=club_a, membership_tier="Silver", email_opt_in=True)
     segment_refresh(club=club_a, segment=gold)
-    reachable = Segment.objects.create(
+    reachable = SegmentFactory(
         club=club_a,
         name="Gold, emailable",
         rule={"all": [{"segment": gold.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]},
@@ -166,7 +182,7 @@ def test_a_segment_can_build_on_another_segments_members(club_a, gold):
 def test_another_clubs_segment_id_matches_nobody(club_a, club_b, gold):
     ProfileFactory(club=club_a, membership_tier="Gold")
     segment_refresh(club=club_a, segment=gold)
-    borrowed = Segment.objects.create(club=club_b, name="Borrowed", rule={"segment": gold.pk})
+    borrowed = SegmentFactory(club=club_b, name="Borrowed", rule={"segment": gold.pk})
     ProfileFactory(club=club_b, membership_tier="Gold")
     assert segment_refresh(club=club_b, segment=borrowed).member_count == 0
 
@@ -178,8 +194,8 @@ def test_the_tick_passes_over_a_segment_another_transaction_holds_and_it_stays_d
     from marketing.tasks import segments_refresh_tick
 
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
-    busy = Segment.objects.create(club=club_a, name="Busy", rule=GOLD)
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    busy = SegmentFactory(club=club_a, name="Busy", rule=GOLD)
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_busy_segment():
@@ -213,7 +229,7 @@ def test_the_tick_passes_over_a_segment_another_transaction_holds_and_it_stays_d
 def test_two_people_hand_picking_the_same_profiles_at_once_add_each_once(club_a):
     from marketing.services.segment_editing import segment_members_add
 
-    committee = Segment.objects.create(club=club_a, name="Committee", kind=SegmentKind.STATIC)
+    committee = SegmentFactory(club=club_a, name="Committee", static=True)
     people = [profile.pk for profile in ProfileFactory.create_batch(10, club=club_a)]
     barrier, results, errors = threading.Barrier(2), [], []
 

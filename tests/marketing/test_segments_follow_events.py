@@ -4,9 +4,9 @@ touched (after commit, through the task), and the periodic tick refreshes every 
 from crm.events.store import events_store
 from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
-from marketing.models import Segment, SegmentChange, SegmentMember
+from marketing.models import SegmentChange, SegmentMember
 from marketing.tasks import segments_refresh_tick
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SegmentFactory
 from tests.factories.events import ago, envelope
 
 GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
@@ -17,7 +17,7 @@ def ingest(club, type_name, data, days_ago):
 
 
 def test_processed_events_move_people_in_and_out_of_segments(club_a, django_capture_on_commit_callbacks):
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     with django_capture_on_commit_callbacks(execute=True):
         ingest(
             club_a, "member.created", {"member_id": "M1", "first_name": "Ann", "tier": "Gold", "status": "active"}, 2
@@ -39,8 +39,8 @@ def test_processed_events_move_people_in_and_out_of_segments(club_a, django_capt
 def test_the_tick_refreshes_every_clubs_segments_in_their_own_club(club_a, club_b):
     mine = ProfileFactory(club=club_a, membership_tier="Gold")
     theirs = ProfileFactory(club=club_b, membership_tier="Gold")
-    alpha = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
-    bravo = Segment.objects.create(club=club_b, name="Gold", rule=GOLD)
+    alpha = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
+    bravo = SegmentFactory(club=club_b, name="Gold", rule=GOLD)
     assert segments_refresh_tick() == 2
     assert set(SegmentMember.objects.for_club(club_a).values_list("segment_id", "profile_id")) == {(alpha.pk, mine.pk)}
     assert set(SegmentMember.objects.for_club(club_b).values_list("segment_id", "profile_id")) == {
@@ -50,8 +50,8 @@ def test_the_tick_refreshes_every_clubs_segments_in_their_own_club(club_a, club_
 
 def test_the_tick_refreshes_the_segments_others_build_on_first(club_a):
     ann = ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=True)
-    built_on_top = Segment.objects.create(club=club_a, name="Gold, emailable", rule=GOLD)  # the lower id
-    base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    built_on_top = SegmentFactory(club=club_a, name="Gold, emailable", rule=GOLD)  # the lower id
+    base = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     built_on_top.rule = {"all": [{"segment": base.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]}
     built_on_top.save()
     segments_refresh_tick()
@@ -62,8 +62,8 @@ def test_the_tick_refreshes_the_segments_others_build_on_first(club_a):
 
 def test_a_segment_whose_rule_no_longer_validates_does_not_stop_the_others(club_a, caplog):
     ann = ProfileFactory(club=club_a, membership_tier="Gold")
-    stale = Segment.objects.create(club=club_a, name="Shoe size", rule={"field": "shoe_size", "op": "eq", "value": 9})
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    stale = SegmentFactory(club=club_a, name="Shoe size", rule={"field": "shoe_size", "op": "eq", "value": 9})
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     assert segments_refresh_tick() == 2  # both are due; the one that can't refresh is logged and skipped
     assert list(SegmentMember.objects.for_club(club_a).filter(segment=gold).values_list("profile_id", flat=True)) == [
         ann.pk
@@ -79,7 +79,7 @@ def test_a_staff_merge_and_its_undo_move_people_out_of_and_back_into_segments_at
 
     ann = ProfileFactory(club=club_a, membership_tier="Gold", first_name="Ann", last_name="Lee")
     twin = ProfileFactory(club=club_a, membership_tier="Gold", first_name="Ann", last_name="Lee")
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     segment_refresh(club=club_a, segment=gold)
     with django_capture_on_commit_callbacks(execute=True):
         record = profiles_merge(club=club_a, actor=Actor.system(), first_id=ann.pk, second_id=twin.pk, reason="staff")

@@ -14,10 +14,10 @@ from crm import tasks as crm_tasks
 from crm.events.store import events_store
 from crm.models import Activity, InboundEvent, InboundEventStatus, SchedulerHeartbeat
 from marketing import tasks as marketing_tasks
-from marketing.models import MessagingListEntry, Segment, SegmentKind, SegmentMember, SyncStatus
+from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
 from marketing.services.messaging_sync import segments_due_for_sync
 from marketing.services.segments import segment_refresh, segments_due_for_refresh
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, SegmentFactory
 from tests.factories.events import ago, envelope
 from tests.platform.processes import child_environment, database_url_for_children, start_worker, stop
 
@@ -49,7 +49,7 @@ def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a):
     """No Redis: the filesystem broker and an embedded beat, exactly as `make run` starts them."""
     lost = store(club_a, 2)  # stored, but their processing task never sent
     InboundEvent.objects.for_club(club_a).filter(pk__in=lost).update(received_at=ago(minutes=5))
-    never_refreshed = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    never_refreshed = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     schedules_sync()  # with this process's settings (a 60 s heartbeat); beat's own upsert makes it 1 s
     PeriodicTask.objects.update(last_run_at=ago(hours=1))  # as after a night's downtime: every job due at once
     env = child_environment(
@@ -253,10 +253,10 @@ GOLD = {"field": "tier", "op": "eq", "value": "Gold"}
 
 def test_the_segments_tick_refreshes_each_due_segment_in_its_own_task(club_a, club_b, runs, settings):
     settings.SEGMENTS_REFRESH_MINUTES = 15
-    never = Segment.objects.create(club=club_a, name="Never refreshed", rule=GOLD)
-    overdue = Segment.objects.create(club=club_b, name="Overdue", rule=GOLD, last_refreshed_at=ago(minutes=16))
-    Segment.objects.create(club=club_a, name="Fresh", rule=GOLD, last_refreshed_at=ago(minutes=14))
-    Segment.objects.create(club=club_a, name="Hand-picked", kind=SegmentKind.STATIC, rule={})
+    never = SegmentFactory(club=club_a, name="Never refreshed", rule=GOLD)
+    overdue = SegmentFactory(club=club_b, name="Overdue", rule=GOLD, last_refreshed_at=ago(minutes=16))
+    SegmentFactory(club=club_a, name="Fresh", rule=GOLD, last_refreshed_at=ago(minutes=14))
+    SegmentFactory(club=club_a, name="Hand-picked", static=True)
 
     assert marketing_tasks.segments_refresh_tick() == 2
 
@@ -265,7 +265,7 @@ def test_the_segments_tick_refreshes_each_due_segment_in_its_own_task(club_a, cl
 
 
 def test_a_segment_no_longer_due_when_its_task_runs_is_not_refreshed_again(club_a):
-    gold = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     assert marketing_tasks.refresh_due_segment.delay(club_a.pk, gold.pk).get() == 1
     refreshed_at = Segment.objects.for_club(club_a).get(pk=gold.pk).last_refreshed_at
 
@@ -276,8 +276,8 @@ def test_a_segment_no_longer_due_when_its_task_runs_is_not_refreshed_again(club_
 
 def test_a_segments_item_refreshes_the_due_segments_it_is_built_on_first_and_only_once(club_a, runs):
     ProfileFactory(club=club_a, membership_tier="Gold", email_opt_in=True)
-    base = Segment.objects.create(club=club_a, name="Gold", rule=GOLD)
-    on_top = Segment.objects.create(
+    base = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
+    on_top = SegmentFactory(
         club=club_a,
         name="Gold, emailable",
         rule={"all": [{"segment": base.pk}, {"field": "email_opt_in", "op": "eq", "value": True}]},
@@ -291,14 +291,14 @@ def test_a_segments_item_refreshes_the_due_segments_it_is_built_on_first_and_onl
 
 
 def test_another_clubs_segment_id_refreshes_nothing(club_a, club_b):
-    theirs = Segment.objects.create(club=club_b, name="Gold", rule=GOLD)
+    theirs = SegmentFactory(club=club_b, name="Gold", rule=GOLD)
 
     assert marketing_tasks.refresh_due_segment.delay(club_a.pk, theirs.pk).get() == 0
     assert Segment.objects.for_club(club_b).get(pk=theirs.pk).last_refreshed_at is None
 
 
 def flagged(club, name, **fields) -> Segment:
-    return Segment.objects.create(club=club, name=name, rule=GOLD, sync_to_messaging=True, **fields)
+    return SegmentFactory(club=club, name=name, rule=GOLD, sync_to_messaging=True, **fields)
 
 
 def test_the_messaging_tick_enqueues_only_flagged_segments_whose_sync_is_due(club_a, settings):
@@ -313,7 +313,7 @@ def test_the_messaging_tick_enqueues_only_flagged_segments_whose_sync_is_due(clu
     flagged(club_a, "Synced just now", sync_status=SyncStatus.SYNCED, last_synced_at=ago(minutes=1))
     flagged(club_a, "Failed just now", sync_status=SyncStatus.FAILED, sync_heartbeat_at=ago(minutes=1))
     flagged(club_a, "Running", sync_status=SyncStatus.RUNNING, sync_heartbeat_at=ago(minutes=1))
-    Segment.objects.create(club=club_a, name="Not flagged", rule=GOLD)
+    SegmentFactory(club=club_a, name="Not flagged", rule=GOLD)
 
     assert set(segments_due_for_sync().values_list("pk", flat=True)) == {segment.pk for segment in due}
 

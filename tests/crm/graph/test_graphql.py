@@ -11,9 +11,17 @@ from graphql import GraphQLError
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.graph.view import ClubGraphQLView
-from crm.models import ApiKey, AuditLog, Note, ProfileTag, Role, Tag
+from crm.models import ApiKey, AuditLog, Note, Role, Tag
 from tests.conftest import staff_in
-from tests.factories import ActivityFactory, IdentifierFactory, NoteFactory, ProfileFactory, TagFactory, days_ago
+from tests.factories import (
+    ActivityFactory,
+    IdentifierFactory,
+    NoteFactory,
+    ProfileFactory,
+    ProfileTagFactory,
+    TagFactory,
+    days_ago,
+)
 from tests.factories.api import api_for
 
 READ, WRITE = "profiles:read", "profiles:write"
@@ -61,7 +69,7 @@ def anna(club_a):
     IdentifierFactory(profile=anna, kind="email", value="anna@alpha.test")
     IdentifierFactory(profile=anna, kind="scl_member_id", value="M1042")
     for name in ("weekend", "ladies"):
-        ProfileTag.objects.create(club=club_a, profile=anna, tag=TagFactory(club=club_a, name=name))
+        ProfileTagFactory(profile=anna, tag=TagFactory(club=club_a, name=name))
     NoteFactory(profile=anna, body="old note")
     NoteFactory(profile=anna, body="pinned note", is_pinned=True)
     NoteFactory(profile=anna, body="new note")
@@ -107,8 +115,7 @@ def test_profile_360_costs_the_same_queries_however_much_a_profile_has(club_a, a
     assert len(data_queries) == 5, data_queries
 
 
-def test_an_id_from_another_club_or_a_merged_profile_is_null(club_a, club_b, anna):
-    assert run(api_for(club_b), PROFILE_360, id=anna.pk)[1] == {"data": {"profile": None}}
+def test_a_merged_profiles_id_is_null(club_a, anna):
     gone = ProfileFactory(club=club_a, merged_into=anna)
     assert run(api_for(club_a), PROFILE_360, id=gone.pk)[1] == {"data": {"profile": None}}
 
@@ -180,7 +187,7 @@ def test_a_page_costs_the_same_queries_for_3_or_30_profiles(club_a):
             IdentifierFactory(profile=person)
             NoteFactory(profile=person)
             ActivityFactory.create_batch(3, profile=person)
-            ProfileTag.objects.create(club=club_a, profile=person, tag=TagFactory(club=club_a))
+            ProfileTagFactory(profile=person, tag=TagFactory(club=club_a))
         run(client, PROFILES_PAGE, first=100)
         with CaptureQueriesContext(connection) as captured:
             _, body = run(client, PROFILES_PAGE, first=100)
@@ -273,20 +280,6 @@ def test_a_key_without_profiles_read_is_refused_at_the_door(club_a, anna):
     assert status == 403 and body["error"]["code"] == "permission_denied"
     status, body = run(Client(), PROFILE_360, id=anna.pk)
     assert status == 401 and body["error"]["code"] == "not_authenticated"
-
-
-def test_another_clubs_key_cannot_touch_this_clubs_notes_or_tags(club_a, club_b, anna):
-    note = Note.objects.for_club(club_a).filter(profile=anna).first()
-    intruder = api_for(club_b, READ, WRITE)
-    assert error_codes(run(intruder, ADD_NOTE, profileId=anna.pk, body="x")[1]) == ["not_found"]
-    assert error_codes(run(intruder, EDIT_NOTE, id=note.pk, body="x")[1]) == ["not_found"]
-    assert error_codes(run(intruder, DELETE_NOTE, id=note.pk)[1]) == ["not_found"]
-    assert run(intruder, TAG, tag="weekend", ids=[anna.pk])[1]["data"]["tagProfiles"]["changed"] == 0
-    assert run(intruder, UNTAG, tag="weekend", ids=[anna.pk])[1]["data"]["untagProfiles"]["changed"] == 0
-    note.refresh_from_db()
-    assert note.body == "old note" or note.body in {"pinned note", "new note"}
-    assert sorted(anna.tags.values_list("name", flat=True)) == ["ladies", "weekend"]
-    assert Note.objects.for_club(club_a).filter(profile=anna).count() == 3
 
 
 def test_tagging_many_profiles_and_untagging_them(club_a, anna):

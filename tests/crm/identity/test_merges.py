@@ -9,19 +9,20 @@ from crm.errors import CrmError
 from crm.kernel.actor import Actor
 from crm.models import Activity, AuditLog, CustomerProfile, MergeRecord, Note, ProfileIdentifier, ProfileTag
 from crm.services.merges import merge_undo, profiles_merge
-from tests.factories import ActivityFactory, NoteFactory, ProfileFactory, TagFactory
+from tests.factories import (
+    ActivityFactory,
+    IdentifierFactory,
+    NoteFactory,
+    ProfileFactory,
+    ProfileTagFactory,
+    TagFactory,
+)
 from tests.factories.events import ago
 
 
 def identify(profile, kind, value, source="scl"):
-    return ProfileIdentifier.objects.create(
-        club=profile.club,
-        profile=profile,
-        kind=kind,
-        value=value,
-        source=source,
-        first_seen_at=ago(days=9),
-        last_seen_at=ago(days=1),
+    return IdentifierFactory(
+        profile=profile, kind=kind, value=value, source=source, first_seen_at=ago(days=9), last_seen_at=ago(days=1)
     )
 
 
@@ -71,9 +72,9 @@ def pair(club_a):
     identify(player, "email", "ann@new.test", "teetime")  # a twin of the member's row
     identify(player, "email", "ann@old.test", "teetime")
     shared_tag, own_tag = TagFactory(club=club_a, name="vip"), TagFactory(club=club_a, name="golfer")
-    ProfileTag.objects.create(club=club_a, profile=member, tag=shared_tag)
-    ProfileTag.objects.create(club=club_a, profile=player, tag=shared_tag)  # a twin
-    ProfileTag.objects.create(club=club_a, profile=player, tag=own_tag)
+    ProfileTagFactory(profile=member, tag=shared_tag)
+    ProfileTagFactory(profile=player, tag=shared_tag)  # a twin
+    ProfileTagFactory(profile=player, tag=own_tag)
     NoteFactory(profile=player, body="Left-handed")
     ActivityFactory(profile=player)
     ActivityFactory(profile=player)

@@ -21,7 +21,7 @@ from crm.models import (
 )
 from crm.services.merges import profiles_merge
 from crm.services.suggestions import suggestion_accept, suggestion_reject
-from tests.factories import ActivityFactory, NoteFactory, ProfileFactory
+from tests.factories import ActivityFactory, IdentifierFactory, MergeSuggestionFactory, NoteFactory, ProfileFactory
 
 YEAR = datetime.timedelta(days=365)
 EVIDENCE = {
@@ -32,17 +32,11 @@ EVIDENCE = {
 
 
 def identify(profile, kind, value, source="scl"):
-    now = timezone.now()
-    return ProfileIdentifier.objects.create(
-        club=profile.club, profile=profile, kind=kind, value=value, source=source, first_seen_at=now, last_seen_at=now
-    )
+    return IdentifierFactory(profile=profile, kind=kind, value=value, source=source)
 
 
 def suggest(first, second, score=0.82, evidence=None):
-    low, high = sorted((first, second), key=lambda profile: profile.pk)
-    return MergeSuggestion.objects.create(
-        club=first.club, profile_a=low, profile_b=high, score=score, evidence=evidence or EVIDENCE
-    )
+    return MergeSuggestionFactory(profile_a=first, profile_b=second, score=score, evidence=evidence or EVIDENCE)
 
 
 def identifiers_of(profile):

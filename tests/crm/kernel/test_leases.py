@@ -11,13 +11,14 @@ from django.utils import timezone
 
 from crm.kernel.leases import LeaseLost, lease_claim
 from marketing.models import Segment, SyncStatus
+from tests.factories import SegmentFactory
 
 TEN_MINUTES = timedelta(minutes=10)
 
 
 @pytest.fixture
 def segment(club_a):
-    return Segment.objects.create(club=club_a, name="Gold", rule={"field": "tier", "op": "eq", "value": "Gold"})
+    return SegmentFactory(club=club_a, name="Gold", rule={"field": "tier", "op": "eq", "value": "Gold"})
 
 
 def claim(segment, *, stale_after=TEN_MINUTES, now=None):

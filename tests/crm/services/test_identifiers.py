@@ -6,7 +6,7 @@ from crm.errors import CrmError, CrmErrorCode
 from crm.identity.identifiers import identifier_normalise
 from crm.models import ProfileIdentifier
 from crm.services.identifiers import identifier_attach
-from tests.factories import ProfileFactory
+from tests.factories import IdentifierFactory, ProfileFactory
 
 
 @pytest.mark.parametrize(
@@ -62,15 +62,7 @@ def test_strong_key_has_one_owner_per_club(club_a):
     assert error.value.code == CrmErrorCode.IDENTIFIER_TAKEN
     # The database holds the line even if the service check is bypassed (concurrent writers).
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProfileIdentifier.objects.create(
-            club=club_a,
-            profile=bob,
-            kind="scl_member_id",
-            value="M1",
-            source="scl",
-            first_seen_at=now,
-            last_seen_at=now,
-        )
+        IdentifierFactory(profile=bob, kind="scl_member_id", value="M1", source="scl")
     assert list(ProfileIdentifier.objects.for_club(club_a).values_list("profile_id", flat=True)) == [alice.pk]
 
 
@@ -83,15 +75,7 @@ def test_shared_email_may_belong_to_two_people_but_once_each(club_a):
         )
     assert ProfileIdentifier.objects.for_club(club_a).filter(value="family@example.com").count() == 2
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProfileIdentifier.objects.create(
-            club=club_a,
-            profile=wife,
-            kind="email",
-            value="family@example.com",
-            source="scl",
-            first_seen_at=now,
-            last_seen_at=now,
-        )
+        IdentifierFactory(profile=wife, kind="email", value="family@example.com", source="scl")
 
 
 def test_the_same_key_in_two_clubs_is_two_people(club_a, club_b):
