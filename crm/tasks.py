@@ -7,11 +7,12 @@ of config/schedules.py) follow the pattern in crm/kernel/tasks.py.
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
-from crm.events.processing import events_due, events_process
+from crm.events.processing import events_due, events_process, events_record_out_of_time
 from crm.kernel.tasks import RETRY_ON_DATABASE_ERRORS, TICK_TIME_LIMITS, fan_out
 from crm.models import SchedulerHeartbeat
 
@@ -43,8 +44,20 @@ EVENTS_TICK_GRACE = timedelta(minutes=1)
 def process_inbound_events(event_ids: list[int]) -> dict:
     """Apply a batch of stored events (one push, or EVENTS_BATCH from the tick: about a second,
     longer only when a bad event sends the batch one by one). Deadlocks and lost connections retry
-    with backoff."""
-    summary = events_process(event_ids=event_ids)
+    with backoff.
+
+    Out of time, a batch is split in two tasks (each with its own time), so a slow event ends up
+    alone; an event alone that runs out of time is recorded as failed (backoff, then parked), so
+    it can't come back with every tick and hold a worker forever."""
+    try:
+        summary = events_process(event_ids=event_ids)
+    except SoftTimeLimitExceeded:
+        if len(event_ids) > 1:
+            middle = len(event_ids) // 2
+            process_inbound_events.delay(event_ids[:middle])
+            process_inbound_events.delay(event_ids[middle:])
+            return {"processed": 0, "rejected": 0, "failed": 0, "split": 2}
+        return {"processed": 0, "rejected": 0, "failed": events_record_out_of_time(event_ids=event_ids)}
     return {"processed": summary.processed, "rejected": summary.rejected, "failed": summary.failed}
 
 

@@ -102,6 +102,18 @@ def events_process_for_club(*, club, event_ids: list[int]) -> ProcessSummary:
     return summary
 
 
+def events_record_out_of_time(*, event_ids: list[int]) -> int:
+    """Record that processing these events ran out of time, as a failure with backoff (and, after
+    MAX_ATTEMPTS, parked as dead): an event too slow to finish would otherwise be handed back by
+    every tick and take a worker each time, forever. Returns how many were recorded."""
+    rows = InboundEvent.objects.unscoped_across_clubs().filter(pk__in=event_ids, status__in=PENDING_STATUSES)
+    recorded = 0
+    for row in rows.select_related("club").only("pk", "club"):  # one at most: the task split the batch
+        _mark_failed(row.club, row.pk, TimeoutError("Processing took longer than its time limit."))
+        recorded += 1
+    return recorded
+
+
 def events_due(*, club=None, now=None, received_before=None):
     """Ids of stored events still waiting, oldest first: received and not yet processed (an enqueue
     that was lost), or failed with their retry time come. `received_before` leaves out events so

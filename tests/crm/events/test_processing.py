@@ -465,3 +465,39 @@ def test_entries_that_arrive_before_their_tournament_are_counted_when_it_arrives
     ingest(club_a, envelope("tournament.created", created, club=club_a, at=ago(days=10)))
     ingest(club_a, envelope("tournament.entry_created", {**entry, "player_id": "P3"}, club=club_a))
     assert Tournament.objects.for_club(club_a).get().entries_count == 3
+
+
+def test_a_batch_out_of_time_is_split_until_the_slow_event_is_alone_and_recorded_as_failed(club_a, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from crm.events import apply
+    from crm.tasks import process_inbound_events
+
+    def out_of_time(applying):
+        raise SoftTimeLimitExceeded
+
+    raw_events = [
+        envelope("member.created", {"member_id": "M1"}, club=club_a),
+        envelope("member.created", {"member_id": "M2"}, club=club_a),
+        envelope("member.created", {"member_id": "M3"}, club=club_a),
+    ]
+    stored = events_store(club=club_a, raw_events=raw_events, transport="test", enqueue=False)
+    slow_id = stored.accepted_ids[1]
+    original = apply.PERSON_HANDLERS["member.created"]
+
+    def slow_for_one(applying):
+        if applying.row.pk == slow_id:
+            return out_of_time(applying)
+        return original(applying)
+
+    monkeypatch.setitem(apply.PERSON_HANDLERS, "member.created", slow_for_one)
+
+    process_inbound_events.delay(stored.accepted_ids)  # eager: the halves run in place
+
+    events = {event.pk: event for event in InboundEvent.objects.for_club(club_a)}
+    assert events[slow_id].status == "failed" and events[slow_id].attempts == 1
+    assert "time limit" in events[slow_id].errors[0]["message"]
+    assert events[slow_id].next_attempt_at is not None  # backoff: the tick won't hand it back at once
+    assert {pk: event.status for pk, event in events.items() if pk != slow_id} == dict.fromkeys(
+        set(stored.accepted_ids) - {slow_id}, "processed"
+    )
