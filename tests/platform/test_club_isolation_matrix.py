@@ -20,8 +20,9 @@ from config.graphql_schema import schema
 from crm.events.store import events_store
 from crm.kernel.actor import Actor
 from crm.kernel.tenancy import ClubScopedModel
-from crm.models import ApiScope, Club, InboundEvent, Role
+from crm.models import ApiScope, AuditLog, Club, InboundEvent, Role
 from crm.services.merges import profiles_merge
+from marketing.models import Segment
 from marketing.services.segment_editing import segment_members_add
 from marketing.services.segments import segment_refresh
 from tests.factories import (
@@ -91,8 +92,12 @@ def bravo(club_b):
 
 
 def club_rows(club: Club) -> dict[str, list[dict]]:
-    """Every row of every club-scoped table that belongs to `club`, and the club itself."""
-    rows = {"crm.Club": list(Club.objects.filter(pk=club.pk).values())}
+    """Every row of every club-scoped table that belongs to `club`, the club itself and its audit
+    trail (AuditLog is not club-scoped: platform events belong to no club)."""
+    rows = {
+        "crm.Club": list(Club.objects.filter(pk=club.pk).values()),
+        "crm.AuditLog": list(AuditLog.objects.filter(club=club).order_by("pk").values()),
+    }
     for model in apps.get_models():
         if issubclass(model, ClubScopedModel):
             rows[model._meta.label] = list(model.objects.for_club(club).order_by("pk").values())
@@ -456,6 +461,14 @@ def builder_post(path: str) -> Callable:
     )
 
 
+def saved_nothing_naming_club_b(response, bravo) -> None:
+    """A new segment whose rule names club B's segment is refused, and no segment is saved."""
+    assert response.status_code == 400, body_text(response)
+    refusal = response.context["error"]  # refused for naming club B's segment, as if it didn't exist
+    assert refusal.code == "invalid_rule" and refusal.details["errors"][0]["path"].endswith(".segment")
+    assert not Segment.objects.unscoped_across_clubs().exclude(club=bravo.club).exists()
+
+
 def stays_in_own_club(response, bravo) -> None:
     """Switching into a club without a role there leaves the staff member in their own club."""
     assert response.status_code == 302, body_text(response)
@@ -484,6 +497,16 @@ PAGE_MATRIX: dict[tuple[str, str], Entry] = {
     ("intelligence/", "GET"): Entry(page_get("/intelligence/"), page_shown),
     ("segments/", "GET"): Entry(page_get("/segments/"), page_shown),
     ("segments/new/", "GET"): Entry(page_get("/segments/new/"), page_shown),
+    ("segments/new/", "POST"): Entry(
+        page_post(
+            "/segments/new/",
+            name=lambda b: "Mallory",
+            n=lambda b: ["r", "r.0"],
+            **{"r-kind": lambda b: "group", "r-combinator": lambda b: "all"},
+            **{"r.0-kind": lambda b: "segment", "r.0-segment": lambda b: b.segment.pk},
+        ),
+        saved_nothing_naming_club_b,
+    ),
     ("segments/from-text/", "POST"): Entry(
         page_post("/segments/from-text/", text=lambda b: "gold members"), from_text_counts_nobody
     ),
