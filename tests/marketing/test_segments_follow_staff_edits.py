@@ -7,10 +7,11 @@ from django.urls import reverse
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, AuditLog, Role
 from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
+from crm.signals import profiles_changed
 from marketing.models import Segment, SegmentChange, SegmentMember
 from marketing.services.segments import segment_refresh
 from tests.crm.test_roles import profile_form_data
-from tests.factories import ProfileFactory, TagFactory
+from tests.factories import ProfileFactory, SegmentFactory, TagFactory
 
 WINTER_LEAGUE = {"tag": "Winter league"}
 IN_DURBAN = {"field": "city", "op": "eq", "value": "Durban"}
@@ -22,7 +23,7 @@ def members(segment) -> set[int]:
 
 
 def segment_on(club, name, rule) -> Segment:
-    segment = Segment.objects.create(club=club, name=name, rule=rule)
+    segment = SegmentFactory(club=club, name=name, rule=rule)
     segment_refresh(club=club, segment=segment)
     return segment
 
@@ -50,12 +51,21 @@ def test_tagging_announces_only_the_people_it_changed(club_a, django_capture_on_
     tag = tag_get_or_create(club=club_a, name="Winter league")
     profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk], tag=tag)
 
-    with django_capture_on_commit_callbacks() as announced:
-        profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk, bob.pk], tag=tag)
-    with django_capture_on_commit_callbacks() as nothing_announced:
-        profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk, bob.pk], tag=tag)
+    announced = []
 
-    assert len(announced) == 1 and nothing_announced == []
+    def record(sender, club, profile_ids, **kwargs):
+        announced.append(profile_ids)
+
+    profiles_changed.connect(record)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk, bob.pk], tag=tag)
+        with django_capture_on_commit_callbacks(execute=True):
+            profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk, bob.pk], tag=tag)
+    finally:
+        profiles_changed.disconnect(record)
+
+    assert announced == [[bob.pk]]  # Ann already had the tag; the second call changed nobody
 
 
 def test_the_bulk_admin_tag_action_moves_people_into_the_segment_at_once(
