@@ -79,6 +79,19 @@ def test_the_tick_enqueues_one_dispatch_per_source_with_sends_due_oldest_first(
     assert list(send_sources_due_for_dispatch()) == []
 
 
+def test_a_tick_enqueues_at_most_its_limit_and_leaves_the_newest_for_the_next(
+    club_a, items, messaging_simulator, monkeypatch
+):
+    monkeypatch.setattr(marketing_tasks, "SENDS_TICK_LIMIT", 1)
+    enqueue(club_a, SPRING, [ReachableProfileFactory(club=club_a)], now=ago(minutes=1))
+    enqueue(club_a, AUTUMN, [ReachableProfileFactory(club=club_a)], now=ago(minutes=2))
+
+    assert marketing_tasks.sends_dispatch_tick() == 1
+    assert marketing_tasks.sends_dispatch_tick() == 1
+
+    assert items == [item(club_a, AUTUMN), item(club_a, SPRING)]
+
+
 def test_the_tick_enqueues_nothing_for_sources_with_nothing_due(club_a, club_b, items, messaging_simulator):
     sent, claimed, later = SendSource.campaign_run(10), SendSource.campaign_run(11), SendSource.journey_step(12)
     enqueue(club_a, sent, [ReachableProfileFactory(club=club_a)])
