@@ -42,7 +42,7 @@ def declared_schedules() -> list[ScheduledJob]:
             every=timedelta(seconds=settings.FAIRWAY_HEARTBEAT_SECONDS),
             why="Shows staff and operators that scheduled work is running (dashboard, health check).",
         ),
-        # The three ticks below only select what is due and enqueue one task per item (see the
+        # The four ticks below only select what is due and enqueue one task per item (see the
         # tasks' docstrings). They run often because selecting is cheap and it spreads the work:
         # each segment comes due SEGMENTS_REFRESH_MINUTES after its own last refresh.
         ScheduledJob(
@@ -64,6 +64,13 @@ def declared_schedules() -> list[ScheduledJob]:
             every=timedelta(minutes=1),
             why="Flagged segments' Messaging lists follow their membership, each synced MESSAGING_SYNC_MINUTES "
             "after its last sync; a failed sync resumes as long after it failed.",
+        ),
+        ScheduledJob(
+            name="sends.dispatch_due",
+            task="marketing.tasks.sends_dispatch_tick",
+            every=timedelta(minutes=1),
+            why="Campaign and journey messages go out through the send ledger: new sends, sends whose quiet hours "
+            "have ended, and sends a dead dispatcher left claimed are sent, each source in its own task.",
         ),
         ScheduledJob(
             name="system.clear_expired_sessions",

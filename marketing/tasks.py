@@ -1,9 +1,10 @@
 """Celery tasks of marketing: they take ids, call one service, and say their time limits.
 
-Routes are in settings (CELERY_TASK_ROUTES): segment work on `segments`, Messaging calls on
-`messaging`. The ticks (beat jobs, config/schedules.py) follow the pattern in crm/kernel/tasks.py:
-the item tasks re-check that their segment is still due, so a tick that ran twice costs a query,
-not a second refresh or sync.
+Routes are in settings (CELERY_TASK_ROUTES): segment work on `segments`, segment syncs on
+`messaging`, the send ledger's dispatches on `sends`. The ticks (beat jobs, config/schedules.py)
+follow the pattern in crm/kernel/tasks.py: the item tasks re-check that their segment is still
+due, or claim their sends skip-locked, so a tick that ran twice costs a query, not a second
+refresh, sync or message.
 """
 
 from celery import shared_task
@@ -19,6 +20,7 @@ from marketing.services.segments import (
     segments_refresh_dependents,
     segments_refresh_for_profiles,
 )
+from marketing.services.sends import SendSource, send_sources_due_for_dispatch, sends_dispatch
 
 # A full refresh is one set-based statement per segment (under a second at 1M profiles, see
 # benchmarks/segments.py); the limits leave room for a slow day, not for a runaway.
@@ -32,6 +34,15 @@ MESSAGING_SYNC_TICK_LIMIT = 500
 # Messaging calls (of MESSAGING_SYNC_BATCH contacts) per sync task before it re-enqueues itself:
 # a club's first sync of a big segment doesn't hold a worker for its whole length.
 MESSAGING_SYNC_BATCHES_PER_TASK = 20
+# A dispatch holds its claims for MESSAGING_SEND_CLAIM_SECONDS (900): a task killed at its hard
+# limit leaves claims that expire after it, so no live dispatcher's rows are taken over. A batch
+# is one Messaging call (under a second; about 110 s at worst, with every retry of a slow
+# Messaging), so a task of SENDS_BATCHES_PER_TASK batches fits its soft limit on a bad day; one
+# stopped by the soft limit leaves its last batch claimed, sent again under the same keys later.
+SENDS_TIME_LIMITS = {"soft_time_limit": 480, "time_limit": 540}
+SENDS_BATCHES_PER_TASK = 5
+# Sources one tick enqueues (it runs every minute); the rest wait, oldest due first.
+SENDS_TICK_LIMIT = 500
 
 
 @shared_task(**SEGMENT_TIME_LIMITS, **RETRY_ON_DATABASE_ERRORS)
@@ -112,3 +123,28 @@ def _continue_if_more(task, club_id: int, segment_id: int, result: SyncResult | 
         # once; if the message is lost, the next tick finds the free running sync due.
         task.delay(club_id, segment_id)
     return result.status
+
+
+@shared_task(**TICK_TIME_LIMITS)
+def sends_dispatch_tick() -> int:
+    """Beat tick: enqueue a dispatch of each source with sends due (see
+    `send_sources_due_for_dispatch`), oldest due first (at most SENDS_TICK_LIMIT); returns how many."""
+    due = send_sources_due_for_dispatch()[:SENDS_TICK_LIMIT]
+    return fan_out(dispatch_due_sends, ((row["club_id"], row["source_kind"], row["source_id"]) for row in due))
+
+
+@shared_task(**SENDS_TIME_LIMITS, **RETRY_ON_DATABASE_ERRORS)
+def dispatch_due_sends(club_id: int, source_kind: str, source_id: int) -> int:
+    """The tick's item: SENDS_BATCHES_PER_TASK batches of one source's due sends, re-enqueued while
+    more are due; returns how many were sent. Two copies of it (a tick that ran twice, or ran while
+    this one was slow) share the rows: each claims its batches skip-locked, and rows another
+    dispatcher holds are not due for it. A Messaging outage ends it without a re-enqueue: the rows
+    stay due, and the next tick tries again a minute later instead of at once."""
+    club = Club.objects.filter(pk=club_id).first()
+    if club is None:
+        return 0
+    source = SendSource(source_kind, source_id)
+    result = sends_dispatch(club=club, source=source, max_batches=SENDS_BATCHES_PER_TASK)
+    if result.more_to_do:
+        dispatch_due_sends.delay(club_id, source_kind, source_id)
+    return result.sent

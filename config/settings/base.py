@@ -142,7 +142,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Queues by kind of work, so each can get its own workers in production (README, Production):
 # `ingest` (event processing: steady, database-bound), `segments` (refreshes: heavy queries),
 # `messaging` (segment syncs: waiting on Messaging's HTTP API), `sends` (campaign and journey
-# sends through the send ledger, next), and `default` for housekeeping. A worker started without
+# sends through the send ledger: Messaging calls too, kept apart so a big list sync never delays a
+# message), and `default` for housekeeping. A worker started without
 # `-Q` consumes all of them, which is what `make run` and the tests' workers do. A tick goes to
 # the queue of the work it enqueues: behind a backlog it waits there and expires (schedules.py)
 # instead of adding the same due items again.
@@ -158,6 +159,8 @@ CELERY_TASK_ROUTES = {
     "marketing.tasks.sync_segment_to_messaging": {"queue": "messaging"},
     "marketing.tasks.sync_due_segment_to_messaging": {"queue": "messaging"},
     "marketing.tasks.messaging_sync_tick": {"queue": "messaging"},
+    "marketing.tasks.dispatch_due_sends": {"queue": "sends"},
+    "marketing.tasks.sends_dispatch_tick": {"queue": "sends"},
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -34,13 +34,15 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import CustomerProfile
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
 from marketing.models import (
     MessageContent,
@@ -112,6 +114,8 @@ class DispatchResult:
     deferred: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    # The run stopped at its `max_batches` with due rows left: its caller runs it again.
+    more_to_do: bool = False
     # Messaging could not be reached: the run stopped, the unanswered rows stay pending and the
     # next run sends them under the same keys.
     unavailable: bool = False
@@ -136,14 +140,18 @@ def sends_enqueue(
     source and channel; enqueueing more profiles later must pass the same content. Profiles of
     another club are ignored; a profile already enqueued for this source keeps its row (and its
     status). Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
-    Raises ValueError for a channel, source or content the caller got wrong.
+    Raises MarketingError for what a marketer's campaign or journey can get wrong (a channel that
+    isn't one, no content, content other than what the source already sends) and ValueError for a
+    source kind that isn't one, which only code builds (`SendSource.campaign_run`, `.journey_step`).
     """
     if channel not in SendChannel.values:
-        raise ValueError(f"{channel!r} is not a channel.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SEND, f"{channel!r} is not a channel.", {"channel": SendChannel.values}
+        )
     if source.kind not in SendSourceKind.values:
         raise ValueError(f"{source.kind!r} is not a send source.")
     if not template_id and not body:
-        raise ValueError("A send needs a Messaging template id, or a body.")
+        raise MarketingError(MarketingErrorCode.INVALID_SEND, "A send needs a Messaging template id, or a body.")
     now = now or timezone.now()
     policy = _policy(club)
     wanted = {
@@ -156,7 +164,11 @@ def sends_enqueue(
         club=club, source_kind=source.kind, source_id=source.id, channel=channel, defaults=wanted
     )
     if {name: getattr(content, name) for name in wanted} != wanted:
-        raise ValueError(f"{source} already sends other content on {channel}; a source's content is fixed.")
+        raise MarketingError(
+            MarketingErrorCode.SEND_CONTENT_FIXED,
+            f"This {source.kind.replace('_', ' ')} already sends other content on {channel}; "
+            "a source's content is fixed once its first recipients are enqueued.",
+        )
     requested = sorted({int(profile_id) for profile_id in profile_ids})
     created, standing = 0, Counter()
     for start in range(0, len(requested), ENQUEUE_CHUNK):
@@ -200,10 +212,13 @@ def sends_dispatch(
     club,
     source: SendSource,
     batch_size: int | None = None,
+    max_batches: int | None = None,
     client: MessagingClient | None = None,
     now: datetime | None = None,
 ) -> DispatchResult:
-    """Send the source's due rows to Messaging, batch by batch, smallest profile id first.
+    """Send the source's due rows to Messaging, batch by batch, smallest profile id first; at most
+    `max_batches` claimed batches (of all its channels), then `more_to_do` says whether due rows
+    are left for another run.
 
     Each batch is claimed in its own short transaction (skip-locked, so concurrent dispatchers of
     one source share the work), re-checked against every rule, sent with one call, and its rows
@@ -216,6 +231,7 @@ def sends_dispatch(
     now = now or timezone.now()
     policy = _policy(club)
     progress = _Progress()
+    claims = 0
     contents = MessageContent.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
     for content in contents.order_by("channel"):
         due = _source_rows(club, source, content.channel).filter(_due(now))
@@ -227,26 +243,57 @@ def sends_dispatch(
         claimable = due.select_for_update(skip_locked=True).values("id", "profile_id")
         claim = partial(_claim, club, content, policy, now, progress)
         for claimed in batches_by_profile(claimable, batch_size, take=claim):
+            claims += 1
             try:
                 _send_batch(club, content, [row["id"] for row in claimed], client, now, progress)
             except MessagingUnavailable as error:
                 logger.warning("%s (club %s): Messaging unavailable, resuming later: %s", source, club.pk, error)
                 return progress.result(unavailable=True, error=str(error))
+            if claims == max_batches:
+                due_anywhere = MessageSend.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
+                return progress.result(more_to_do=due_anywhere.filter(_due(now)).exists())
     return progress.result()
+
+
+def send_sources_due_for_dispatch(*, now: datetime | None = None):
+    """The sources with rows due now, oldest due row first, as (club_id, source_kind, source_id,
+    oldest_due_at) rows (platform-wide; the dispatch tick's selector; slice it).
+
+    Due, as `sends_dispatch` claims them: pending or deferred with `due_at` passed, and not claimed
+    by a live dispatcher (a claim whose `claimed_until` has passed was a dispatcher's that died).
+    The scan reads the open rows only (the partial index `message_send_open`), and rows are open
+    only until the minute or so their source takes to go out, or their quiet hours end.
+    """
+    now = now or timezone.now()
+    return (
+        MessageSend.objects.unscoped_across_clubs()
+        .filter(_due(now))
+        .values("club_id", "source_kind", "source_id")
+        .annotate(oldest_due_at=Min("due_at"))
+        .order_by("oldest_due_at", "club_id", "source_kind", "source_id")
+    )
 
 
 def suppression_add(*, club, channel: str, reason: str, profile=None, address: str = "", note: str = "") -> Suppression:
     """Stop sending on `channel` to the profile and/or the address (normalised like identifiers);
-    adding one that exists returns it. Rows already enqueued are skipped when they are claimed."""
+    adding one that exists returns it. Rows already enqueued are skipped when they are claimed.
+    Raises MarketingError for a channel or reason staff got wrong, CrmError invalid_identifier for
+    an address that isn't one, and CrmError not_found for another club's profile."""
     if channel not in SendChannel.values or reason not in SuppressionReason.values:
-        raise ValueError(f"Unknown channel {channel!r} or reason {reason!r}.")
-    if profile is not None and profile.club_id != club.pk:
-        raise ValueError("That profile belongs to another club.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SUPPRESSION,
+            f"Unknown channel {channel!r} or reason {reason!r}.",
+            {"channel": SendChannel.values, "reason": SuppressionReason.values},
+        )
+    if profile is not None:
+        require_in_club(club, profile)
     if address:
         kind = IdentifierKind.EMAIL if channel == SendChannel.EMAIL else IdentifierKind.PHONE
         address = identifier_normalise(kind=kind, raw_value=address, region=club.default_phone_region)
     if profile is None and not address:
-        raise ValueError("A suppression names a profile, an address, or both.")
+        raise MarketingError(
+            MarketingErrorCode.INVALID_SUPPRESSION, "A suppression names a profile, an address, or both."
+        )
     existing = (
         Suppression.objects.for_club(club)
         .filter(channel=channel)

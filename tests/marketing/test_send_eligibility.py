@@ -8,8 +8,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from crm.errors import CrmError, CrmErrorCode
 from crm.models import CustomerProfile
-from marketing.models import MessageSend, SendPolicy, SendSkipReason, SendStatus, SuppressionReason
+from marketing.errors import MarketingError, MarketingErrorCode
+from marketing.models import MessageSend, SendPolicy, SendSkipReason, SendStatus, Suppression, SuppressionReason
 from marketing.services.sends import SendSource, quiet_hours_end, sends_dispatch, sends_enqueue, suppression_add
 from tests.factories.sends import ReachableProfileFactory
 
@@ -279,10 +281,23 @@ def test_two_sources_dispatched_at_once_never_exceed_the_cap(club_a, messaging_s
     assert messages_to(messaging_simulator) == sorted(str(person.pk) for person in people)
 
 
-def test_a_suppression_of_another_clubs_profile_is_refused(club_a, club_b):
+def test_a_suppression_of_another_clubs_profile_answers_as_if_it_did_not_exist(club_a, club_b):
     theirs = ReachableProfileFactory(club=club_b)
-    with pytest.raises(ValueError, match="another club"):
+    with pytest.raises(CrmError) as refused:
         suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, profile=theirs)
+    assert refused.value.code == CrmErrorCode.NOT_FOUND
+    assert not Suppression.objects.unscoped_across_clubs().exists()
+
+
+@pytest.mark.parametrize(
+    ("channel", "reason", "address"),
+    [("fax", SuppressionReason.MANUAL, "a@alpha.test"), ("email", "annoyed", "a@alpha.test"), ("email", "manual", "")],
+    ids=["not a channel", "not a reason", "nobody named"],
+)
+def test_a_suppression_staff_got_wrong_is_refused_with_a_marketing_error(club_a, channel, reason, address):
+    with pytest.raises(MarketingError) as refused:
+        suppression_add(club=club_a, channel=channel, reason=reason, address=address)
+    assert refused.value.code == MarketingErrorCode.INVALID_SUPPRESSION
 
 
 def test_suppressing_the_same_address_twice_keeps_one_suppression(club_a):

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.models import Role
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient
 from marketing.models import MessageSend, SendStatus
 from marketing.services.sends import SendSource, sends_dispatch, sends_enqueue
@@ -64,8 +65,29 @@ def test_enqueueing_the_same_profiles_again_writes_no_second_row(club_a, people)
 
 def test_a_source_keeps_the_content_it_was_first_enqueued_with(club_a, people):
     enqueue(club_a, people[:2])
-    with pytest.raises(ValueError, match="content is fixed"):
+    with pytest.raises(MarketingError, match="content is fixed") as refused:
         enqueue(club_a, people[2:], template_id="tpl_renewal_reminder")
+    assert refused.value.code == MarketingErrorCode.SEND_CONTENT_FIXED
+    assert rows(club_a).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("channel", "content"),
+    [("fax", WELCOME), ("email", {"template_id": "", "body": ""})],
+    ids=["not a channel", "no content"],
+)
+def test_a_send_a_marketer_got_wrong_is_refused_with_a_marketing_error_and_writes_nothing(
+    club_a, people, channel, content
+):
+    with pytest.raises(MarketingError) as refused:
+        sends_enqueue(club=club_a, source=SPRING, channel=channel, profile_ids=[p.pk for p in people], **content)
+    assert refused.value.code == MarketingErrorCode.INVALID_SEND
+    assert rows(club_a).count() == 0
+
+
+def test_a_source_kind_only_code_can_get_wrong_stays_a_programming_error(club_a, people):
+    with pytest.raises(ValueError, match="not a send source"):
+        enqueue(club_a, people, source=SendSource("newsletter", 1))
 
 
 def test_dispatch_sends_each_recipient_under_its_rows_key_and_marks_the_rows_sent(club_a, people, messaging_simulator):

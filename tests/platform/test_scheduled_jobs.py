@@ -14,11 +14,14 @@ from crm import tasks as crm_tasks
 from crm.events.store import events_store
 from crm.models import Activity, InboundEvent, InboundEventStatus, SchedulerHeartbeat
 from marketing import tasks as marketing_tasks
-from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
+from marketing.models import MessageSend, MessagingListEntry, Segment, SegmentMember, SendStatus, SyncStatus
 from marketing.services.messaging_sync import segments_due_for_sync
 from marketing.services.segments import segment_refresh, segments_due_for_refresh
+from marketing.services.sends import SendSource, sends_enqueue
 from tests.factories import ProfileFactory, SegmentFactory
 from tests.factories.events import ago, envelope
+from tests.factories.sends import ReachableProfileFactory
+from tests.marketing.conftest import SIMULATOR_API_KEY
 from tests.platform.processes import child_environment, database_url_for_children, start_worker, stop
 
 
@@ -45,11 +48,14 @@ def wait_for(condition, timeout: float) -> bool:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a):
+def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a, messaging_simulator):
     """No Redis: the filesystem broker and an embedded beat, exactly as `make run` starts them."""
     lost = store(club_a, 2)  # stored, but their processing task never sent
     InboundEvent.objects.for_club(club_a).filter(pk__in=lost).update(received_at=ago(minutes=5))
     never_refreshed = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
+    recipients = [person.pk for person in ReachableProfileFactory.create_batch(2, club=club_a)]
+    spring = SendSource.campaign_run(1)
+    sends_enqueue(club=club_a, source=spring, channel="email", profile_ids=recipients, template_id="tpl_welcome")
     schedules_sync()  # with this process's settings (a 60 s heartbeat); beat's own upsert makes it 1 s
     PeriodicTask.objects.update(last_run_at=ago(hours=1))  # as after a night's downtime: every job due at once
     env = child_environment(
@@ -58,11 +64,13 @@ def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a):
         CELERY_BROKER_URL="filesystem://",
         CELERY_BROKER_FOLDER=tmp_path / "broker",
         FAIRWAY_HEARTBEAT_SECONDS=1,
+        MESSAGING_BASE_URL=messaging_simulator.url,
+        MESSAGING_API_KEY=SIMULATOR_API_KEY,
     )
     worker = start_worker(env=env, log_path=tmp_path / "worker.log")
     try:
         runs = wait_for_heartbeats(2, timeout=90)
-        # The ticks ran and fanned out through the ingest and segments queues, which the one
+        # The ticks ran and fanned out through the ingest, segments and sends queues, which the one
         # embedded worker consumes along with the default queue.
         processed = wait_for(
             lambda: set(InboundEvent.objects.for_club(club_a).values_list("status", flat=True)) == {"processed"}, 60
@@ -70,11 +78,17 @@ def test_periodic_job_runs_under_the_embedded_default(tmp_path, club_a):
         refreshed = wait_for(
             lambda: Segment.objects.for_club(club_a).get(pk=never_refreshed.pk).last_refreshed_at is not None, 60
         )
+        sent = wait_for(
+            lambda: set(MessageSend.objects.for_club(club_a).values_list("status", flat=True)) == {SendStatus.SENT}, 60
+        )
     finally:
         stop(worker)
     log = (tmp_path / "worker.log").read_text()
     assert runs >= 2, log[-3000:]
-    assert processed and refreshed, log[-3000:]
+    assert processed and refreshed and sent, log[-3000:]
+    assert sorted(message["external_id"] for message in messaging_simulator.state()["messages"]) == sorted(
+        str(pk) for pk in recipients
+    )
     # Beat upserted the declared schedule on start, with the worker's settings.
     assert PeriodicTask.objects.get(name="system.scheduler_heartbeat").interval.every == 1
     assert all(f".> {queue}" in log for queue in ("default", "ingest", "segments", "messaging", "sends")), log[:3000]
@@ -174,6 +188,8 @@ def queue_of(task_name: str) -> str:
         ("marketing.tasks.sync_segment_to_messaging", "messaging"),
         ("marketing.tasks.sync_due_segment_to_messaging", "messaging"),
         ("marketing.tasks.messaging_sync_tick", "messaging"),
+        ("marketing.tasks.dispatch_due_sends", "sends"),
+        ("marketing.tasks.sends_dispatch_tick", "sends"),
         ("crm.tasks.record_scheduler_heartbeat", "default"),
         ("crm.tasks.clear_expired_sessions", "default"),
     ],
@@ -182,10 +198,9 @@ def test_tasks_are_routed_to_the_queue_of_their_kind_of_work(task_name, queue):
     assert queue_of(task_name) == queue
 
 
-def test_every_task_goes_to_a_declared_queue_and_sends_has_its_own_already(settings):
+def test_every_task_goes_to_a_declared_queue(settings):
     declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
     assert {queue_of(name) for name in our_tasks()} <= declared
-    assert "sends" in declared
 
 
 # --- the ticks fan out --------------------------------------------------------------------

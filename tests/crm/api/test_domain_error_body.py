@@ -31,4 +31,11 @@ def test_each_refusal_answers_with_its_codes_status_and_the_one_body(error, stat
 
 
 def test_marketing_codes_keep_the_string_values_api_bodies_carry():
-    assert [code.value for code in MarketingErrorCode] == ["invalid_rule", "invalid_segment", "segment_name_taken"]
+    assert [code.value for code in MarketingErrorCode] == [
+        "invalid_rule",
+        "invalid_segment",
+        "segment_name_taken",
+        "invalid_send",
+        "send_content_fixed",
+        "invalid_suppression",
+    ]
