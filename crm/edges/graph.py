@@ -22,7 +22,7 @@ import graphene
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import HttpResponse, HttpResponseNotAllowed
-from graphene_django.settings import graphene_settings
+from graphene_django import settings as graphene_django_settings
 from graphene_django.views import GraphQLView, HttpError
 from graphql import (
     ExecutionResult,
@@ -229,8 +229,10 @@ CACHED_QUERY_MAX_CHARS = 10_000
 
 
 def project_schema() -> graphene.Schema:
-    """The schema every app's part is joined into, as `settings.GRAPHENE["SCHEMA"]` names it."""
-    return graphene_settings.SCHEMA
+    """The schema every app's part is joined into, as `settings.GRAPHENE["SCHEMA"]` names it.
+
+    Read through the module: graphene-django replaces its settings object when GRAPHENE changes."""
+    return graphene_django_settings.graphene_settings.SCHEMA
 
 
 @lru_cache(maxsize=512)
@@ -251,6 +253,9 @@ def checked_document(schema: graphene.Schema, query: str):
 
 
 class ClubGraphQLView(GraphQLView):
+    def __init__(self, **options):
+        super().__init__(**{"schema": project_schema(), **options})
+
     def execute_graphql_request(self, request, data, query, variables, operation_name, show_graphiql=False):
         if not query:
             return super().execute_graphql_request(request, data, query, variables, operation_name)
@@ -297,7 +302,7 @@ class ClubGraphQLView(GraphQLView):
         return formatted
 
 
-execute_graphql = ClubGraphQLView.as_view()  # the schema: settings.GRAPHENE["SCHEMA"], at the first request
+execute_graphql = ClubGraphQLView.as_view()  # serving project_schema(), looked up per request
 
 
 class GraphQLApiView(ClubApiView):
