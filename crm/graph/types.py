@@ -160,6 +160,7 @@ class MeType(graphene.ObjectType):
     scopes = graphene.List(graphene.NonNull(graphene.String), required=True)
 
 
+# Other apps' Profile fields (marketing's `segments`) join this type, registered before the schema is built.
 profile_extensions_bind(ProfileType)
 
 
