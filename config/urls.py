@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from crm.graph.view import GraphQLApiView, graphql_sdl
+from crm.edges.graph import GraphQLApiView, graphql_sdl
 from crm.views import healthz
 
 # Staff sign in through allauth (rate limits, MFA), never through the admin's own login form.

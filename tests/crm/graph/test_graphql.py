@@ -9,8 +9,8 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLError
 
+from crm.edges.graph import ClubGraphQLView
 from crm.errors import CrmError, CrmErrorCode
-from crm.graph.view import ClubGraphQLView
 from crm.models import ApiKey, AuditLog, Note, Role, Tag
 from tests.conftest import staff_in
 from tests.factories import (
