@@ -9,9 +9,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_scopes
-from crm.api.errors import invalid_fields, query_int
-from crm.api.schema import errors
+from crm.edges.api.auth import ClubApiView, request_scopes
+from crm.edges.api.errors import invalid_fields, query_int
+from crm.edges.api.schema import errors
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404

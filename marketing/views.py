@@ -9,13 +9,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm import selectors
+from crm.edges.pages import club_page, domain_errors_shown
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
-from crm.page_errors import domain_errors_shown
-from crm.permissions import club_page
 from marketing import builder
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_daily_changes, segment_members_page

@@ -24,7 +24,7 @@ from graphql import (
 )
 
 from config.graphql_schema import schema
-from crm.api.auth import ClubApiView, request_scopes
+from crm.edges.api.auth import ClubApiView, request_scopes
 from crm.graph.validation import depth_limit_rule
 from crm.kernel.actor import Actor
 from crm.kernel.errors import DomainError
