@@ -16,7 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("crm.api.urls")),
-    path("api/v1/", include("marketing.api_urls")),
+    path("api/v1/", include("marketing.api.urls")),
+    path("api/v1/", include("intelligence.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/schema/swagger/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_swagger"),
     path("api/schema/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
@@ -25,4 +26,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("crm.urls")),
     path("", include("marketing.urls")),
+    path("", include("intelligence.urls")),
 ]

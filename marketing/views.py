@@ -1,5 +1,6 @@
 """The marketers' segment pages (SPEC 8): list, builder with live count and sample, members,
-refresh, CSV export, hand-picked lists and the AI builder. Views parse, call services, render."""
+refresh, CSV export and hand-picked lists. Views parse, call services, render. The AI builder's
+action is intelligence's (intelligence/views.py); it renders into the pages here."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +16,7 @@ from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
-from marketing import builder
+from marketing import forms
 from marketing.models import Segment, SegmentKind
 from marketing.selectors import segment_daily_changes, segment_members_page
 from marketing.services.rules.compiler import InvalidRule
@@ -36,10 +37,11 @@ MEMBERS_PAGE = 25
 
 @club_page()
 def segment_list(request):
-    return _list_page(request)
+    return segment_list_page(request)
 
 
-def _list_page(request, *, status: int = 200, **extra):
+def segment_list_page(request, *, status: int = 200, **extra):
+    """The segments list; `extra` adds to its context (the AI builder's refused sentence and why)."""
     segments = Segment.objects.for_club(request.club).order_by("name", "pk")
     context = {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET), **extra}
     return render(request, "marketing/segment_list.html", context, status=status)
@@ -51,17 +53,17 @@ def segment_new(request):
     if kind not in SegmentKind.values:
         return HttpResponseBadRequest("Unknown segment kind.")
     if request.method == "POST":
-        tree = builder.nodes_from_form(request.POST)
+        tree = forms.nodes_from_form(request.POST)
         with domain_errors_shown() as refusal:
             segment = segment_create(
                 club=request.club, actor=Actor.from_request(request), kind=kind,
-                rule=builder.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
+                rule=forms.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
                 **_details_from_form(request.POST),
             )
             messages.success(request, f"Saved '{segment.name}'.")
             return redirect("segment_detail", segment_id=segment.pk)
-        return _builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
-    return _builder_page(request, None, tree=builder.empty_tree(), kind=kind)
+        return segment_builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
+    return segment_builder_page(request, None, tree=forms.empty_tree(), kind=kind)
 
 
 @club_page()
@@ -70,18 +72,20 @@ def segment_detail(request, segment_id: int):
     if request.method == "POST":
         if not role_allows(request.club_role, Capability.MARKET):
             raise PermissionDenied(f"Your role at {request.club} cannot do this.")
-        tree = builder.nodes_from_form(request.POST)
+        tree = forms.nodes_from_form(request.POST)
         changes = _details_from_form(request.POST)
         if segment.kind == SegmentKind.DYNAMIC:
-            changes["rule"] = builder.rule_from_nodes(tree)
+            changes["rule"] = forms.rule_from_nodes(tree)
         with domain_errors_shown() as refusal:
             saved = segment_update(
                 club=request.club, actor=Actor.from_request(request), segment=segment, **changes
             )
             messages.success(request, f"Saved '{saved.name}'.")
             return redirect("segment_detail", segment_id=saved.pk)
-        return _builder_page(request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status)
-    return _builder_page(request, segment, tree=builder.nodes_from_rule(segment.rule), kind=segment.kind)
+        return segment_builder_page(
+            request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status
+        )
+    return segment_builder_page(request, segment, tree=forms.nodes_from_rule(segment.rule), kind=segment.kind)
 
 
 def _details_from_form(data) -> dict:
@@ -92,8 +96,10 @@ def _details_from_form(data) -> dict:
     }
 
 
-def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
-    unclaimed = builder.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
+def segment_builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
+    """The builder page for `segment` (None: a new one) showing `tree`; a `draft` (the AI builder's)
+    arrives counted and explained, and its problems sit next to their conditions."""
+    unclaimed = forms.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
     name = request.POST.get("name", segment.name if segment else "")
     if draft is not None and not name:
         name = draft.text[:80]
@@ -101,7 +107,7 @@ def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft
         "segment": segment,
         "kind": kind,
         "tree": tree,
-        "choices": builder.builder_choices(),
+        "choices": forms.builder_choices(),
         "club_segments": _other_segments(request.club, segment),
         "error": error,
         "rule_errors": unclaimed,
@@ -149,7 +155,7 @@ def _other_segments(club, segment):
 
 def _preview_context(club, tree) -> dict:
     """Count, explanation and sample for the tree, or the problems that stop it from running."""
-    rule = builder.rule_from_nodes(tree)
+    rule = forms.rule_from_nodes(tree)
     try:
         preview = segment_preview(club=club, rule=rule)
     except InvalidRule as error:
@@ -161,11 +167,11 @@ def _preview_context(club, tree) -> dict:
 @club_page(Capability.MARKET)
 def segment_builder_edit(request):
     """htmx: apply an add/remove (or a changed field menu) and re-render the editor and preview."""
-    tree = builder.apply_action(builder.nodes_from_form(request.POST), request.POST.get("action", ""))
+    tree = forms.apply_action(forms.nodes_from_form(request.POST), request.POST.get("action", ""))
     editing = request.POST.get("segment", "")
     context = {
         "tree": tree,
-        "choices": builder.builder_choices(),
+        "choices": forms.builder_choices(),
         # Not the segment being edited: referring to itself would be refused on save.
         "club_segments": _other_segments(request.club, int(editing) if editing.isdigit() else None),
         "preview": _preview_context(request.club, tree),
@@ -177,24 +183,8 @@ def segment_builder_edit(request):
 @require_POST
 @club_page(Capability.MARKET)
 def segment_builder_preview(request):
-    tree = builder.nodes_from_form(request.POST)
+    tree = forms.nodes_from_form(request.POST)
     return render(request, "marketing/_preview.html", {"preview": _preview_context(request.club, tree)})
-
-
-@require_POST
-@club_page(Capability.MARKET)
-def segment_from_text(request):
-    """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
-    until the marketer presses Save (the same save as any edit)."""
-    from intelligence.services.segment_builder import segment_draft_from_text
-
-    text = request.POST.get("text", "")
-    with domain_errors_shown() as refusal:
-        draft = segment_draft_from_text(club=request.club, text=text)
-        return _builder_page(
-            request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft
-        )
-    return _list_page(request, status=refusal.status, ai_text=text, ai_error=refusal.error)
 
 
 @require_POST

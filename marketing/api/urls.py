@@ -1,7 +1,6 @@
 from django.urls import path
 
-from marketing.api import (
-    SegmentBuildFromTextView,
+from marketing.api.views import (
     SegmentDetailView,
     SegmentListView,
     SegmentMembersChangeView,
@@ -14,7 +13,6 @@ from marketing.api import (
 urlpatterns = [
     path("segments", SegmentListView.as_view(), name="api_segments"),
     path("segments/preview", SegmentPreviewView.as_view(), name="api_segments_preview"),
-    path("segments/build-from-text", SegmentBuildFromTextView.as_view(), name="api_segments_build_from_text"),
     path("segments/schema", SegmentRuleSchemaView.as_view(), name="api_segments_schema"),
     path("segments/<int:segment_id>", SegmentDetailView.as_view(), name="api_segment"),
     path("segments/<int:segment_id>/refresh", SegmentRefreshView.as_view(), name="api_segment_refresh"),

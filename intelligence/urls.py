@@ -1,0 +1,7 @@
+from django.urls import path
+
+from intelligence import views
+
+urlpatterns = [
+    path("segments/from-text/", views.segment_from_text, name="segment_from_text"),
+]
