@@ -12,6 +12,10 @@ admin.site.site_header = "Fairway CRM — back office"
 admin.site.site_title = "Fairway CRM"
 admin.site.index_title = "Club back office"
 
+# Every app's urlconf has its own namespace, named after the app: `crm:profile_detail`,
+# `marketing:segment_detail`, `intelligence:segment_from_text`; its API under /api/v1/ is
+# `<app>-api` (`marketing-api:segment`), one per app rather than one shared `api`, because Django
+# wants a namespace included once and each app owns its endpoints' names.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

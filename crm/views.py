@@ -45,7 +45,7 @@ def switch_club(request):
     with domain_errors_shown(request):
         club = club_switch(request=request, club_id=request.POST.get("club", ""))
         messages.success(request, f"Now working in {club}.")
-    return redirect(request.POST.get("next") or "dashboard")
+    return redirect(request.POST.get("next") or "crm:dashboard")
 
 
 def _is_fragment_request(request) -> bool:

@@ -2,6 +2,8 @@ from django.urls import path
 
 from marketing import views
 
+app_name = "marketing"
+
 urlpatterns = [
     path("segments/", views.segment_list, name="segments"),
     path("segments/new/", views.segment_new, name="segment_new"),

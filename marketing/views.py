@@ -61,7 +61,7 @@ def segment_new(request):
                 **_details_from_form(request.POST),
             )
             messages.success(request, f"Saved '{segment.name}'.")
-            return redirect("segment_detail", segment_id=segment.pk)
+            return redirect("marketing:segment_detail", segment_id=segment.pk)
         return segment_builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
     return segment_builder_page(request, None, tree=forms.empty_tree(), kind=kind)
 
@@ -81,7 +81,7 @@ def segment_detail(request, segment_id: int):
                 club=request.club, actor=Actor.from_request(request), segment=segment, **changes
             )
             messages.success(request, f"Saved '{saved.name}'.")
-            return redirect("segment_detail", segment_id=saved.pk)
+            return redirect("marketing:segment_detail", segment_id=saved.pk)
         return segment_builder_page(
             request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status
         )
@@ -194,7 +194,7 @@ def segment_refresh_now(request, segment_id: int):
     with domain_errors_shown(request):
         result = segment_refresh(club=request.club, segment=segment)
         messages.success(request, f"Refreshed: {result.summary()}.")
-    return redirect("segment_detail", segment_id=segment.pk)
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @require_POST
@@ -208,7 +208,7 @@ def segment_sync_now(request, segment_id: int):
     else:
         sync_segment_to_messaging.delay(request.club.pk, segment.pk)
         messages.success(request, "Sync to Messaging started; the status above shows how it went.")
-    return redirect("segment_detail", segment_id=segment.pk)
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @require_POST
@@ -218,8 +218,8 @@ def segment_delete_view(request, segment_id: int):
     with domain_errors_shown(request):
         segment_delete(club=request.club, actor=Actor.from_request(request), segment=segment)
         messages.success(request, f"Deleted '{segment.name}'.")
-        return redirect("segments")
-    return redirect("segment_detail", segment_id=segment.pk)
+        return redirect("marketing:segments")
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @club_page()
@@ -266,7 +266,7 @@ def segment_members_change(request, segment_id: int):
             profile_ids=request.POST.getlist("profile_id"),
         )
         messages.success(request, f"{'Removed' if remove else 'Added'}: {result.summary()}.")
-    return redirect(reverse("segment_detail", args=[segment.pk]) + "#members")
+    return redirect(reverse("marketing:segment_detail", args=[segment.pk]) + "#members")
 
 
 @club_page(Capability.MARKET)
