@@ -18,7 +18,7 @@ from crm.models import Capability
 from crm.models.clubs import role_allows
 from marketing import forms
 from marketing.models import Segment, SegmentKind
-from marketing.selectors import segment_daily_changes, segment_members_page
+from marketing.selectors import segment_daily_changes, segment_members_page, segments_in_order
 from marketing.services.rules.compiler import InvalidRule
 from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
@@ -42,7 +42,7 @@ def segment_list(request):
 
 def segment_list_page(request, *, status: int = 200, **extra):
     """The segments list; `extra` adds to its context (the AI builder's refused sentence and why)."""
-    segments = Segment.objects.for_club(request.club).order_by("name", "pk")
+    segments = segments_in_order(club=request.club)
     context = {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET), **extra}
     return render(request, "marketing/segment_list.html", context, status=status)
 
@@ -148,7 +148,7 @@ def _changes_chart(days) -> dict:
 
 def _other_segments(club, segment):
     """The segments an "in segment" condition may name: the club's, less the one being edited."""
-    segments = Segment.objects.for_club(club).order_by("name").only("pk", "name")
+    segments = segments_in_order(club=club).only("pk", "name")
     segment_id = getattr(segment, "pk", segment)
     return segments.exclude(pk=segment_id) if segment_id else segments
 

@@ -26,7 +26,7 @@ from marketing.api.serializers import (
     SegmentWriteSerializer,
 )
 from marketing.models import Segment
-from marketing.selectors import segment_members_page
+from marketing.selectors import segment_members_page, segments_in_order
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import rule_json_schema
 from marketing.services.segment_editing import (
@@ -74,8 +74,7 @@ class SegmentListView(SegmentApiView):
 
     @extend_schema(operation_id="segments_list", responses={200: SegmentSerializer(many=True), **errors(401, 403, 429)})
     def get(self, request):
-        segments = Segment.objects.for_club(self.club).order_by("name", "pk")
-        return Response(SegmentSerializer(segments, many=True).data)
+        return Response(SegmentSerializer(segments_in_order(club=self.club), many=True).data)
 
     @extend_schema(
         operation_id="segments_create",
