@@ -5,7 +5,7 @@ from marketing import views
 app_name = "marketing"
 
 urlpatterns = [
-    path("segments/", views.segment_list, name="segments"),
+    path("segments/", views.segment_list, name="segment_list"),
     path("segments/new/", views.segment_new, name="segment_new"),
     path("segments/builder/edit/", views.segment_builder_edit, name="segment_builder_edit"),
     path("segments/builder/preview/", views.segment_builder_preview, name="segment_builder_preview"),

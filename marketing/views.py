@@ -218,7 +218,7 @@ def segment_delete_view(request, segment_id: int):
     with domain_errors_shown(request):
         segment_delete(club=request.club, actor=Actor.from_request(request), segment=segment)
         messages.success(request, f"Deleted '{segment.name}'.")
-        return redirect("marketing:segments")
+        return redirect("marketing:segment_list")
     return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 

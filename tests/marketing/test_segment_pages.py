@@ -213,7 +213,7 @@ def test_sync_now_pushes_to_messaging_and_the_page_shows_the_status(marketer, cl
     assert "Sync to Messaging started" in page and "In sync" in page  # tests run tasks in-process
     list_id = Segment.objects.for_club(club_a).get(pk=segment.pk).messaging_list_id
     assert len(messaging_simulator.state()["lists"][list_id]["members"]) == 3
-    listing = marketer.get(reverse("marketing:segments")).content.decode()
+    listing = marketer.get(reverse("marketing:segment_list")).content.decode()
     assert 'class="chip sync-synced"' in listing
 
     messaging_simulator.fail(mode="500", times=20)
