@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from crm import selectors
+from crm.edges.pages import domain_errors_shown
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
@@ -43,7 +44,6 @@ from crm.models import (
     User,
 )
 from crm.models.clubs import role_allows
-from crm.page_errors import domain_errors_shown
 from crm.services.api_keys import api_key_create, api_key_revoke
 from crm.services.exports import profiles_export_csv
 from crm.services.merges import live_profile_id, merge_undo, profiles_merge

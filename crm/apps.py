@@ -7,4 +7,4 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from crm.api import schema  # noqa: F401 (registers the OpenAPI auth extensions)
+        from crm.edges.api import schema  # noqa: F401 (registers the OpenAPI auth extensions)

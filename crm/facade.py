@@ -13,9 +13,23 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Count
 
-from crm.models import Activity, CustomerProfile, Tag
+from crm.models import Activity, ApiScope, Capability, CustomerProfile, Tag
 from crm.selectors import club_tiers, profile_active_queryset
 from crm.signals import profiles_changed_after_commit
+
+# The access vocabulary other apps' edges name: the capability a page needs (`club_page(Capability.MARKET)`)
+# and the scope an endpoint needs (`write_scope = ApiScope.SEGMENTS_WRITE`).
+__all__ = [
+    "ApiScope",
+    "Capability",
+    "ProfileScores",
+    "ProfileSnapshot",
+    "club_membership_tiers",
+    "club_tag_names",
+    "profile_activity_counts",
+    "profile_scores_apply",
+    "profile_snapshots",
+]
 
 SNAPSHOT_FIELDS = (
     "id",

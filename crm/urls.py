@@ -2,6 +2,8 @@ from django.urls import path
 
 from crm import views
 
+app_name = "crm"
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("dashboard/counts/", views.dashboard_counts, name="dashboard_counts"),

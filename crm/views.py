@@ -8,13 +8,12 @@ from django.views.decorators.http import require_POST
 
 from crm import selectors
 from crm.current_club import club_switch
+from crm.edges.pages import club_page, domain_errors_shown
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ActivitySource, Capability, CustomerProfile, Note
 from crm.models.clubs import role_allows
-from crm.page_errors import domain_errors_shown
-from crm.permissions import club_page
 from crm.services.exports import profiles_export_csv
 
 
@@ -46,7 +45,7 @@ def switch_club(request):
     with domain_errors_shown(request):
         club = club_switch(request=request, club_id=request.POST.get("club", ""))
         messages.success(request, f"Now working in {club}.")
-    return redirect(request.POST.get("next") or "dashboard")
+    return redirect(request.POST.get("next") or "crm:dashboard")
 
 
 def _is_fragment_request(request) -> bool:

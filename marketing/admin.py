@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import Q
 
 from crm.admin import ClubScopedAdmin
+from crm.edges.pages import domain_errors_shown
 from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
-from crm.page_errors import domain_errors_shown
 from marketing.models import MessageSend, Segment, SegmentKind
 from marketing.services.segment_editing import (
     MAX_HAND_PICKED,

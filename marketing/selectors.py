@@ -1,4 +1,5 @@
-"""Reads for the segment pages and API (SPEC 8): members pages and the entered/left chart."""
+"""Reads for the segment pages and API (SPEC 8): the club's segments, members pages and the
+entered/left chart."""
 
 import zoneinfo
 from dataclasses import dataclass
@@ -9,9 +10,14 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.kernel.pagination import keyset_page
-from marketing.models import SegmentChange, SegmentChangeKind, SegmentMember
+from marketing.models import Segment, SegmentChange, SegmentChangeKind, SegmentMember
 
 MEMBER_ORDERING = ("-entered_at", "-id")
+
+
+def segments_in_order(*, club):
+    """The club's segments by name (pk breaks ties between equal names), as the list pages and the API show them."""
+    return Segment.objects.for_club(club).order_by("name", "pk")
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,11 @@ from django.urls import path
 
 from marketing import views
 
+app_name = "marketing"
+
 urlpatterns = [
-    path("segments/", views.segment_list, name="segments"),
+    path("segments/", views.segment_list, name="segment_list"),
     path("segments/new/", views.segment_new, name="segment_new"),
-    path("segments/from-text/", views.segment_from_text, name="segment_from_text"),
     path("segments/builder/edit/", views.segment_builder_edit, name="segment_builder_edit"),
     path("segments/builder/preview/", views.segment_builder_preview, name="segment_builder_preview"),
     path("segments/<int:segment_id>/", views.segment_detail, name="segment_detail"),

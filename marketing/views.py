@@ -1,5 +1,6 @@
 """The marketers' segment pages (SPEC 8): list, builder with live count and sample, members,
-refresh, CSV export, hand-picked lists and the AI builder. Views parse, call services, render."""
+refresh, CSV export and hand-picked lists. Views parse, call services, render. The AI builder's
+action is intelligence's (intelligence/views.py); it renders into the pages here."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -9,16 +10,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from crm import selectors
+from crm.edges.pages import club_page, domain_errors_shown
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import Capability
 from crm.models.clubs import role_allows
-from crm.page_errors import domain_errors_shown
-from crm.permissions import club_page
-from marketing import builder
+from marketing import forms
 from marketing.models import Segment, SegmentKind
-from marketing.selectors import segment_daily_changes, segment_members_page
+from marketing.selectors import segment_daily_changes, segment_members_page, segments_in_order
 from marketing.services.rules.compiler import InvalidRule
 from marketing.services.rules.explain import rule_explain
 from marketing.services.segment_editing import (
@@ -37,11 +37,12 @@ MEMBERS_PAGE = 25
 
 @club_page()
 def segment_list(request):
-    return _list_page(request)
+    return segment_list_page(request)
 
 
-def _list_page(request, *, status: int = 200, **extra):
-    segments = Segment.objects.for_club(request.club).order_by("name", "pk")
+def segment_list_page(request, *, status: int = 200, **extra):
+    """The segments list; `extra` adds to its context (the AI builder's refused sentence and why)."""
+    segments = segments_in_order(club=request.club)
     context = {"segments": segments, "can_market": role_allows(request.club_role, Capability.MARKET), **extra}
     return render(request, "marketing/segment_list.html", context, status=status)
 
@@ -52,17 +53,17 @@ def segment_new(request):
     if kind not in SegmentKind.values:
         return HttpResponseBadRequest("Unknown segment kind.")
     if request.method == "POST":
-        tree = builder.nodes_from_form(request.POST)
+        tree = forms.nodes_from_form(request.POST)
         with domain_errors_shown() as refusal:
             segment = segment_create(
                 club=request.club, actor=Actor.from_request(request), kind=kind,
-                rule=builder.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
+                rule=forms.rule_from_nodes(tree) if kind == SegmentKind.DYNAMIC else None,
                 **_details_from_form(request.POST),
             )
             messages.success(request, f"Saved '{segment.name}'.")
-            return redirect("segment_detail", segment_id=segment.pk)
-        return _builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
-    return _builder_page(request, None, tree=builder.empty_tree(), kind=kind)
+            return redirect("marketing:segment_detail", segment_id=segment.pk)
+        return segment_builder_page(request, None, tree=tree, kind=kind, error=refusal.error, status=refusal.status)
+    return segment_builder_page(request, None, tree=forms.empty_tree(), kind=kind)
 
 
 @club_page()
@@ -71,18 +72,20 @@ def segment_detail(request, segment_id: int):
     if request.method == "POST":
         if not role_allows(request.club_role, Capability.MARKET):
             raise PermissionDenied(f"Your role at {request.club} cannot do this.")
-        tree = builder.nodes_from_form(request.POST)
+        tree = forms.nodes_from_form(request.POST)
         changes = _details_from_form(request.POST)
         if segment.kind == SegmentKind.DYNAMIC:
-            changes["rule"] = builder.rule_from_nodes(tree)
+            changes["rule"] = forms.rule_from_nodes(tree)
         with domain_errors_shown() as refusal:
             saved = segment_update(
                 club=request.club, actor=Actor.from_request(request), segment=segment, **changes
             )
             messages.success(request, f"Saved '{saved.name}'.")
-            return redirect("segment_detail", segment_id=saved.pk)
-        return _builder_page(request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status)
-    return _builder_page(request, segment, tree=builder.nodes_from_rule(segment.rule), kind=segment.kind)
+            return redirect("marketing:segment_detail", segment_id=saved.pk)
+        return segment_builder_page(
+            request, segment, tree=tree, kind=segment.kind, error=refusal.error, status=refusal.status
+        )
+    return segment_builder_page(request, segment, tree=forms.nodes_from_rule(segment.rule), kind=segment.kind)
 
 
 def _details_from_form(data) -> dict:
@@ -93,8 +96,10 @@ def _details_from_form(data) -> dict:
     }
 
 
-def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
-    unclaimed = builder.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
+def segment_builder_page(request, segment, *, tree, kind, error=None, status=200, draft=None):
+    """The builder page for `segment` (None: a new one) showing `tree`; a `draft` (the AI builder's)
+    arrives counted and explained, and its problems sit next to their conditions."""
+    unclaimed = forms.attach_errors(tree) if kind == SegmentKind.DYNAMIC and (error or draft) else []
     name = request.POST.get("name", segment.name if segment else "")
     if draft is not None and not name:
         name = draft.text[:80]
@@ -102,7 +107,7 @@ def _builder_page(request, segment, *, tree, kind, error=None, status=200, draft
         "segment": segment,
         "kind": kind,
         "tree": tree,
-        "choices": builder.builder_choices(),
+        "choices": forms.builder_choices(),
         "club_segments": _other_segments(request.club, segment),
         "error": error,
         "rule_errors": unclaimed,
@@ -143,14 +148,14 @@ def _changes_chart(days) -> dict:
 
 def _other_segments(club, segment):
     """The segments an "in segment" condition may name: the club's, less the one being edited."""
-    segments = Segment.objects.for_club(club).order_by("name").only("pk", "name")
+    segments = segments_in_order(club=club).only("pk", "name")
     segment_id = getattr(segment, "pk", segment)
     return segments.exclude(pk=segment_id) if segment_id else segments
 
 
 def _preview_context(club, tree) -> dict:
     """Count, explanation and sample for the tree, or the problems that stop it from running."""
-    rule = builder.rule_from_nodes(tree)
+    rule = forms.rule_from_nodes(tree)
     try:
         preview = segment_preview(club=club, rule=rule)
     except InvalidRule as error:
@@ -162,11 +167,11 @@ def _preview_context(club, tree) -> dict:
 @club_page(Capability.MARKET)
 def segment_builder_edit(request):
     """htmx: apply an add/remove (or a changed field menu) and re-render the editor and preview."""
-    tree = builder.apply_action(builder.nodes_from_form(request.POST), request.POST.get("action", ""))
+    tree = forms.apply_action(forms.nodes_from_form(request.POST), request.POST.get("action", ""))
     editing = request.POST.get("segment", "")
     context = {
         "tree": tree,
-        "choices": builder.builder_choices(),
+        "choices": forms.builder_choices(),
         # Not the segment being edited: referring to itself would be refused on save.
         "club_segments": _other_segments(request.club, int(editing) if editing.isdigit() else None),
         "preview": _preview_context(request.club, tree),
@@ -178,24 +183,8 @@ def segment_builder_edit(request):
 @require_POST
 @club_page(Capability.MARKET)
 def segment_builder_preview(request):
-    tree = builder.nodes_from_form(request.POST)
+    tree = forms.nodes_from_form(request.POST)
     return render(request, "marketing/_preview.html", {"preview": _preview_context(request.club, tree)})
-
-
-@require_POST
-@club_page(Capability.MARKET)
-def segment_from_text(request):
-    """The AI builder: a sentence becomes a draft rule shown in the builder; nothing is saved
-    until the marketer presses Save (the same save as any edit)."""
-    from intelligence.services.segment_builder import segment_draft_from_text
-
-    text = request.POST.get("text", "")
-    with domain_errors_shown() as refusal:
-        draft = segment_draft_from_text(club=request.club, text=text)
-        return _builder_page(
-            request, None, tree=builder.nodes_from_rule(draft.rule), kind=SegmentKind.DYNAMIC, draft=draft
-        )
-    return _list_page(request, status=refusal.status, ai_text=text, ai_error=refusal.error)
 
 
 @require_POST
@@ -205,7 +194,7 @@ def segment_refresh_now(request, segment_id: int):
     with domain_errors_shown(request):
         result = segment_refresh(club=request.club, segment=segment)
         messages.success(request, f"Refreshed: {result.summary()}.")
-    return redirect("segment_detail", segment_id=segment.pk)
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @require_POST
@@ -219,7 +208,7 @@ def segment_sync_now(request, segment_id: int):
     else:
         sync_segment_to_messaging.delay(request.club.pk, segment.pk)
         messages.success(request, "Sync to Messaging started; the status above shows how it went.")
-    return redirect("segment_detail", segment_id=segment.pk)
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @require_POST
@@ -229,8 +218,8 @@ def segment_delete_view(request, segment_id: int):
     with domain_errors_shown(request):
         segment_delete(club=request.club, actor=Actor.from_request(request), segment=segment)
         messages.success(request, f"Deleted '{segment.name}'.")
-        return redirect("segments")
-    return redirect("segment_detail", segment_id=segment.pk)
+        return redirect("marketing:segment_list")
+    return redirect("marketing:segment_detail", segment_id=segment.pk)
 
 
 @club_page()
@@ -277,7 +266,7 @@ def segment_members_change(request, segment_id: int):
             profile_ids=request.POST.getlist("profile_id"),
         )
         messages.success(request, f"{'Removed' if remove else 'Added'}: {result.summary()}.")
-    return redirect(reverse("segment_detail", args=[segment.pk]) + "#members")
+    return redirect(reverse("marketing:segment_detail", args=[segment.pk]) + "#members")
 
 
 @club_page(Capability.MARKET)

@@ -4,9 +4,9 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView
-from crm.api.errors import ApiError
-from crm.api.schema import errors
+from crm.edges.api.auth import ClubApiView
+from crm.edges.api.errors import ApiError
+from crm.edges.api.schema import errors
 from crm.kernel.actor import Actor
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import ApiScope, CustomerProfile, MergeRecord, MergeSuggestion, Note, Tag

@@ -17,9 +17,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.auth import API_KEY_KEYWORD, ClubApiView, api_key_from_header
-from crm.api.errors import error_response, invalid_fields, query_datetime
-from crm.api.schema import NOT_FOUND_EXAMPLE, errors
+from crm.edges.api.auth import API_KEY_KEYWORD, ClubApiView, api_key_from_header
+from crm.edges.api.errors import error_response, invalid_fields, query_datetime
+from crm.edges.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.events.replay import events_replay
 from crm.events.signatures import SignatureError, signature_verify
 from crm.events.store import MAX_BATCH, events_store

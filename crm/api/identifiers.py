@@ -8,9 +8,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView
-from crm.api.errors import invalid_fields
-from crm.api.schema import NOT_FOUND_EXAMPLE, errors
+from crm.edges.api.auth import ClubApiView
+from crm.edges.api.errors import invalid_fields
+from crm.edges.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.kernel.tenancy import get_object_in_club_or_404
 from crm.models import CustomerProfile, ProfileIdentifier
 from crm.selectors import identifiers_in_order, identifiers_lookup

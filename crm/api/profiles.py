@@ -9,10 +9,10 @@ from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_scopes
-from crm.api.errors import ApiError, query_datetime, query_int
 from crm.api.identifiers import IdentifierSerializer
-from crm.api.schema import NOT_FOUND_EXAMPLE, errors
+from crm.edges.api.auth import ClubApiView, request_scopes
+from crm.edges.api.errors import ApiError, query_datetime, query_int
+from crm.edges.api.schema import NOT_FOUND_EXAMPLE, errors
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404

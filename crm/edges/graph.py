@@ -42,7 +42,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values
 
-from crm.api.auth import ClubApiView, request_scopes
+from crm.edges.api.auth import ClubApiView, request_scopes
 from crm.kernel.actor import Actor
 from crm.kernel.errors import DomainError
 from crm.models import ApiScope

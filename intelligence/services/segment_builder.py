@@ -17,7 +17,7 @@ from crm.facade import club_membership_tiers, club_tag_names
 from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.errors import MarketingError
-from marketing.models import Segment
+from marketing.selectors import segments_in_order
 from marketing.services.rules.fields import ACTIVITY_TYPES, FIELDS
 from marketing.services.rules.grammar import rule_conditions, rule_json_schema, rule_validate
 from marketing.services.segment_editing import segment_rule_check
@@ -183,7 +183,7 @@ def _unknown_activity_errors(rule) -> list[dict]:
 def _club_vocabulary(club, *, with_segments: bool) -> _ClubVocabulary:
     """The club's own names; its segments only for the model's prompt (the offline parser has no
     phrasing for them)."""
-    segments = Segment.objects.for_club(club).order_by("name").values_list("pk", "name")[:MAX_LISTED_NAMES]
+    segments = segments_in_order(club=club).values_list("pk", "name")[:MAX_LISTED_NAMES]
     return _ClubVocabulary(
         tiers=club_membership_tiers(club=club)[:MAX_LISTED_NAMES],
         tags=club_tag_names(club=club, limit=MAX_LISTED_NAMES),

@@ -35,7 +35,7 @@ def test_page_export_follows_the_search_and_is_audited(client_for, club_a):
     ProfileFactory(club=club_a, first_name="Zara", last_name="Zulu")
     ProfileFactory(club=club_a, first_name="Yves", last_name="Young")
     client = client_for(club_a, Role.ADMIN)
-    rows = read_csv(client.get(reverse("profile_export"), {"q": "Zulu"}))
+    rows = read_csv(client.get(reverse("crm:profile_export"), {"q": "Zulu"}))
     assert [row["last_name"] for row in rows] == ["Zulu"]
     assert AuditLog.objects.for_club(club_a).filter(action=AuditAction.EXPORT).count() == 1
 
@@ -45,5 +45,5 @@ def test_merged_and_erased_profiles_are_not_exported(client_for, club_a):
     ProfileFactory(club=club_a, merged_into=survivor)
     ProfileFactory(club=club_a, is_erased=True)
     client = client_for(club_a, Role.ADMIN)
-    rows = read_csv(client.get(reverse("profile_export")))
+    rows = read_csv(client.get(reverse("crm:profile_export")))
     assert [int(row["id"]) for row in rows] == [survivor.pk]

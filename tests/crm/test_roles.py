@@ -135,7 +135,7 @@ def test_admin_edits_own_club_settings_but_not_another_club(client_for, club_a, 
 
 
 def test_pages_require_login(client, profile_a):
-    response = client.get(reverse("profile_detail", args=[profile_a.pk]))
+    response = client.get(reverse("crm:profile_detail", args=[profile_a.pk]))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
@@ -143,7 +143,7 @@ def test_user_without_a_club_is_told_so(client, db):
     from tests.factories import UserFactory
 
     client.force_login(UserFactory())
-    response = client.get(reverse("dashboard"))
+    response = client.get(reverse("crm:dashboard"))
     assert response.status_code == 403
     assert b"No club yet" in response.content
 
@@ -154,19 +154,19 @@ def test_owner_without_totp_must_set_it_up_first(client, club_a):
     owner = UserFactory()
     ClubMembership.objects.create(club=club_a, user=owner, role=Role.OWNER)
     client.force_login(owner)
-    response = client.get(reverse("dashboard"))
+    response = client.get(reverse("crm:dashboard"))
     assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
     assert client.get(reverse("admin:index")).status_code == 302
 
 
 def test_marketer_without_totp_may_work(client_for, club_a):
     client = client_for(club_a, Role.MARKETER)
-    assert client.get(reverse("dashboard")).status_code == 200
+    assert client.get(reverse("crm:dashboard")).status_code == 200
 
 
 def test_viewer_cannot_export(client_for, club_a, profile_a):
     client = client_for(club_a, Role.VIEWER)
-    assert client.get(reverse("profile_export")).status_code == 403
+    assert client.get(reverse("crm:profile_export")).status_code == 403
     response = client.post(
         reverse("admin:crm_customerprofile_changelist"),
         {"action": "export_selected_csv", "_selected_action": [profile_a.pk]},

@@ -13,7 +13,7 @@ def test_login_page_renders_and_signs_staff_in_with_an_audit_row(client, club_a)
     page = client.get(reverse("account_login"))
     assert page.status_code == 200 and b"sign up" not in page.content.lower()
     response = client.post(reverse("account_login"), {"login": "Mia@Alpha.test", "password": "correct-horse-battery"})
-    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
+    assert response.status_code == 302 and response["Location"] == reverse("crm:dashboard")
     assert AuditLog.objects.unscoped_across_clubs().filter(action=AuditAction.LOGIN, actor=user).count() == 1
 
 
@@ -23,4 +23,4 @@ def test_wrong_password_does_not_sign_in(client, club_a):
     staff_in(club_a, Role.MARKETER, email="mia@alpha.test")
     response = client.post(reverse("account_login"), {"login": "mia@alpha.test", "password": "wrong"})
     assert response.status_code == 200
-    assert client.get(reverse("dashboard")).status_code == 302
+    assert client.get(reverse("crm:dashboard")).status_code == 302

@@ -61,12 +61,12 @@ def test_offline_phrasings_work_without_a_key_and_unknown_ones_say_what_was_unde
 def test_the_page_shows_the_draft_in_the_builder_and_saves_only_on_save(client_for, club_a, offline):
     ProfileFactory(club=club_a, membership_tier="Gold")
     marketer = client_for(club_a, Role.MARKETER)
-    page = marketer.post(reverse("segment_from_text"), {"text": "gold members"})
+    page = marketer.post(reverse("intelligence:segment_from_text"), {"text": "gold members"})
     html = page.content.decode()
     assert page.status_code == 200 and "Draft from your sentence" in html and "offline parser" in html
     assert 'data-testid="preview-count">1<' in html
     assert not Segment.objects.for_club(club_a).exists()
-    unknown = marketer.post(reverse("segment_from_text"), {"text": "people who like jazz"})
+    unknown = marketer.post(reverse("intelligence:segment_from_text"), {"text": "people who like jazz"})
     assert unknown.status_code == 400
     html = unknown.content.decode()
     assert "Not understood: &quot;like jazz&quot;" in html and "Phrasings the offline parser knows" in html
@@ -90,11 +90,11 @@ def test_an_offline_phrase_beyond_the_grammars_limits_is_not_understood_rather_t
 def test_the_page_says_why_when_the_model_answers_badly_or_not_at_all(client_for, club_a, fake_anthropic):
     marketer = client_for(club_a, Role.MARKETER)
     fake_anthropic.script({"tool_input": {"rule": {"field": "shoe_size", "op": "eq", "value": 9}}})
-    bad = marketer.post(reverse("segment_from_text"), {"text": "big feet"})
+    bad = marketer.post(reverse("intelligence:segment_from_text"), {"text": "big feet"})
     assert bad.status_code == 502 and "shoe_size" in bad.content.decode()
     fake_anthropic.script({"status": 500}, {"status": 500}, {"status": 500})
-    down = marketer.post(reverse("segment_from_text"), {"text": "gold members"})
+    down = marketer.post(reverse("intelligence:segment_from_text"), {"text": "gold members"})
     assert down.status_code == 503
-    empty = marketer.post(reverse("segment_from_text"), {"text": "   "})
+    empty = marketer.post(reverse("intelligence:segment_from_text"), {"text": "   "})
     assert empty.status_code == 400 and "Describe the profiles you want" in empty.content.decode()
     assert not Segment.objects.for_club(club_a).exists()

@@ -107,10 +107,10 @@ def marketer(client_for, club_a):
 
 def test_every_kind_of_condition_survives_the_builder_form_unchanged(marketer, club_a):
     segment = SegmentFactory(club=club_a, name="Everything", rule=ROUND_TRIP_RULE)
-    page = marketer.get(reverse("segment_detail", args=[segment.pk]))
+    page = marketer.get(reverse("marketing:segment_detail", args=[segment.pk]))
     assert page.status_code == 200
     data = form_data(page.content.decode())
-    saved = marketer.post(reverse("segment_detail", args=[segment.pk]), data)
+    saved = marketer.post(reverse("marketing:segment_detail", args=[segment.pk]), data)
     assert saved.status_code == 302, saved.content.decode()[:2000]
     segment.refresh_from_db()
     assert segment.rule == ROUND_TRIP_RULE
@@ -118,17 +118,17 @@ def test_every_kind_of_condition_survives_the_builder_form_unchanged(marketer, c
 
 def test_a_new_segment_is_saved_from_the_form_and_bad_values_come_back_beside_their_condition(marketer, club_a):
     ProfileFactory(club=club_a, membership_tier="Gold")
-    page = marketer.get(reverse("segment_new"))
+    page = marketer.get(reverse("marketing:segment_new"))
     data = form_data(page.content.decode())
     data.update({"name": ["Gold"], "r.0-field": ["tier"], "r.0-op": ["eq"], "r.0-value": ["Gold"]})
-    saved = marketer.post(reverse("segment_new"), data)
+    saved = marketer.post(reverse("marketing:segment_new"), data)
     assert saved.status_code == 302
     segment = Segment.objects.for_club(club_a).get(name="Gold")
     assert segment.rule == {"all": [GOLD]}
     assert AuditLog.objects.for_club(club_a).filter(action="segment.create").count() == 1
 
     data.update({"name": ["Handicaps"], "r.0-field": ["handicap"], "r.0-op": ["gt"], "r.0-value": ["lots"]})
-    refused = marketer.post(reverse("segment_new"), data)
+    refused = marketer.post(reverse("marketing:segment_new"), data)
     assert refused.status_code == 400
     body = refused.content.decode()
     assert "compares with a number" in body and "has-errors" in body and 'value="lots"' in body
@@ -138,32 +138,32 @@ def test_a_new_segment_is_saved_from_the_form_and_bad_values_come_back_beside_th
 def test_the_editor_adds_and_removes_conditions_and_previews_over_htmx(marketer, club_a):
     ProfileFactory(club=club_a, membership_tier="Gold")
     ProfileFactory(club=club_a, membership_tier="Silver")
-    data = form_data(marketer.get(reverse("segment_new")).content.decode())
+    data = form_data(marketer.get(reverse("marketing:segment_new")).content.decode())
     data.update({"r.0-field": ["tier"], "r.0-op": ["eq"], "r.0-value": ["Gold"], "action": ["add:r:activity"]})
-    edited = marketer.post(reverse("segment_builder_edit"), data, HTTP_HX_REQUEST="true")
+    edited = marketer.post(reverse("marketing:segment_builder_edit"), data, HTTP_HX_REQUEST="true")
     html = edited.content.decode()
     assert edited.status_code == 200 and 'name="r.1-activity_type"' in html
     assert 'hx-swap-oob="true"' in html  # the preview follows the edit
     removed = marketer.post(
-        reverse("segment_builder_edit"), {**data, **form_data(html, None), "action": ["remove:r.1"]}
+        reverse("marketing:segment_builder_edit"), {**data, **form_data(html, None), "action": ["remove:r.1"]}
     )
     assert 'name="r.1-activity_type"' not in removed.content.decode()
-    preview = marketer.post(reverse("segment_builder_preview"), data, HTTP_HX_REQUEST="true")
+    preview = marketer.post(reverse("marketing:segment_builder_preview"), data, HTTP_HX_REQUEST="true")
     assert 'data-testid="preview-count">1<' in preview.content.decode()
 
 
 def test_refresh_export_and_delete_from_the_page(marketer, club_a):
     people = [ProfileFactory(club=club_a, membership_tier="Gold") for _ in range(2)]
     segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
-    refreshed = marketer.post(reverse("segment_refresh", args=[segment.pk]), follow=True)
+    refreshed = marketer.post(reverse("marketing:segment_refresh", args=[segment.pk]), follow=True)
     assert "2 entered" in refreshed.content.decode()
-    export = marketer.get(reverse("segment_export", args=[segment.pk]))
+    export = marketer.get(reverse("marketing:segment_export", args=[segment.pk]))
     rows = b"".join(export.streaming_content).decode().splitlines()
     assert len(rows) == 3 and rows[0].startswith("id,")
     assert {int(row.split(",")[0]) for row in rows[1:]} == {person.pk for person in people}
     audit = AuditLog.objects.for_club(club_a).get(action="data.export")
     assert audit.details["source"]["segment_id"] == segment.pk and audit.details["count"] == 2
-    marketer.post(reverse("segment_delete", args=[segment.pk]))
+    marketer.post(reverse("marketing:segment_delete", args=[segment.pk]))
     assert not Segment.objects.for_club(club_a).exists()
 
 
@@ -172,11 +172,12 @@ def test_members_page_on_and_a_chart_of_changes(marketer, club_a):
         ProfileFactory(club=club_a, membership_tier="Gold")
     segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     segment_refresh(club=club_a, segment=segment)
-    page = marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode()
+    page = marketer.get(reverse("marketing:segment_detail", args=[segment.pk])).content.decode()
     assert page.count('class="entered"') == 30 and "30 entered" in page  # one bar a day; today's holds all 30
     assert "Older members" in page
     cursor = page.split("?cursor=")[1].split('"')[0]
-    more = marketer.get(reverse("segment_members", args=[segment.pk]) + f"?cursor={cursor}", HTTP_HX_REQUEST="true")
+    members_url = reverse("marketing:segment_members", args=[segment.pk])
+    more = marketer.get(f"{members_url}?cursor={cursor}", HTTP_HX_REQUEST="true")
     assert more.content.decode().count("<tr>") == 5  # 25 on the first page, the other 5 here
 
 
@@ -184,22 +185,23 @@ def test_hand_picked_lists_add_by_search_and_remove(marketer, club_a, club_b):
     ann = ProfileFactory(club=club_a, first_name="Annabel", last_name="Lee")
     ProfileFactory(club=club_b, first_name="Annabel", last_name="Other")
     segment = SegmentFactory(club=club_a, name="Committee", static=True)
-    found = marketer.get(reverse("segment_candidates", args=[segment.pk]), {"q": "Annabel"}).content.decode()
+    found = marketer.get(reverse("marketing:segment_candidates", args=[segment.pk]), {"q": "Annabel"}).content.decode()
     assert "Lee" in found and "Other" not in found
-    marketer.post(reverse("segment_members_change", args=[segment.pk]), {"change": "add", "profile_id": ann.pk})
+    change_url = reverse("marketing:segment_members_change", args=[segment.pk])
+    marketer.post(change_url, {"change": "add", "profile_id": ann.pk})
     assert list(SegmentMember.objects.for_club(club_a).values_list("profile_id", flat=True)) == [ann.pk]
-    marketer.post(reverse("segment_members_change", args=[segment.pk]), {"change": "remove", "profile_id": ann.pk})
+    marketer.post(change_url, {"change": "remove", "profile_id": ann.pk})
     assert not SegmentMember.objects.for_club(club_a).exists()
 
 
 def test_viewers_see_segments_but_cannot_change_or_export_them(client_for, club_a):
     segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     viewer = client_for(club_a, Role.VIEWER)
-    page = viewer.get(reverse("segment_detail", args=[segment.pk]))
+    page = viewer.get(reverse("marketing:segment_detail", args=[segment.pk]))
     assert page.status_code == 200 and b"Save segment" not in page.content
-    assert viewer.get(reverse("segment_new")).status_code == 403
-    assert viewer.post(reverse("segment_refresh", args=[segment.pk])).status_code == 403
-    assert viewer.get(reverse("segment_export", args=[segment.pk])).status_code == 403
+    assert viewer.get(reverse("marketing:segment_new")).status_code == 403
+    assert viewer.post(reverse("marketing:segment_refresh", args=[segment.pk])).status_code == 403
+    assert viewer.get(reverse("marketing:segment_export", args=[segment.pk])).status_code == 403
 
 
 def test_sync_now_pushes_to_messaging_and_the_page_shows_the_status(marketer, club_a, messaging_simulator):
@@ -207,17 +209,17 @@ def test_sync_now_pushes_to_messaging_and_the_page_shows_the_status(marketer, cl
         ProfileFactory(club=club_a, membership_tier="Gold")
     segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD, sync_to_messaging=True)
     segment_refresh(club=club_a, segment=segment)
-    page = marketer.post(reverse("segment_sync", args=[segment.pk]), follow=True).content.decode()
+    page = marketer.post(reverse("marketing:segment_sync", args=[segment.pk]), follow=True).content.decode()
     assert "Sync to Messaging started" in page and "In sync" in page  # tests run tasks in-process
     list_id = Segment.objects.for_club(club_a).get(pk=segment.pk).messaging_list_id
     assert len(messaging_simulator.state()["lists"][list_id]["members"]) == 3
-    listing = marketer.get(reverse("segments")).content.decode()
+    listing = marketer.get(reverse("marketing:segment_list")).content.decode()
     assert 'class="chip sync-synced"' in listing
 
     messaging_simulator.fail(mode="500", times=20)
     ProfileFactory(club=club_a, membership_tier="Gold")
     segment_refresh(club=club_a, segment=segment)
-    failed = marketer.post(reverse("segment_sync", args=[segment.pk]), follow=True).content.decode()
+    failed = marketer.post(reverse("marketing:segment_sync", args=[segment.pk]), follow=True).content.decode()
     assert "Failed (will resume)" in failed and "Messaging answered 500" in failed
 
 
@@ -225,11 +227,12 @@ def test_older_members_of_a_hand_picked_list_keep_their_remove_buttons(marketer,
     segment = SegmentFactory(club=club_a, name="Committee", static=True)
     people = ProfileFactory.create_batch(30, club=club_a)
     marketer.post(
-        reverse("segment_members_change", args=[segment.pk]), {"change": "add", "profile_id": [p.pk for p in people]}
+        reverse("marketing:segment_members_change", args=[segment.pk]),
+        {"change": "add", "profile_id": [p.pk for p in people]},
     )
-    page = marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode()
+    page = marketer.get(reverse("marketing:segment_detail", args=[segment.pk])).content.decode()
     cursor = page.split("?cursor=")[1].split('"')[0]
-    older = marketer.get(reverse("segment_members", args=[segment.pk]) + f"?cursor={cursor}").content.decode()
+    older = marketer.get(reverse("marketing:segment_members", args=[segment.pk]) + f"?cursor={cursor}").content.decode()
     assert older.count("<tr>") == 5 and older.count(">Remove</button>") == 5
 
 
@@ -237,7 +240,7 @@ def test_bad_hand_picked_ids_are_a_message_not_a_crash(marketer, club_a):
     segment = SegmentFactory(club=club_a, name="Committee", static=True)
     for bad in ({"profile_id": "abc"}, {}):
         page = marketer.post(
-            reverse("segment_members_change", args=[segment.pk]), {"change": "add", **bad}, follow=True
+            reverse("marketing:segment_members_change", args=[segment.pk]), {"change": "add", **bad}, follow=True
         )
         assert page.status_code == 200 and 'class="error"' in page.content.decode()
     assert not SegmentMember.objects.for_club(club_a).exists()
@@ -246,10 +249,10 @@ def test_bad_hand_picked_ids_are_a_message_not_a_crash(marketer, club_a):
 def test_viewers_are_refused_saving_and_the_editor_never_offers_the_segment_itself(client_for, marketer, club_a):
     segment = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
     other = SegmentFactory(club=club_a, name="Silver", rule={"field": "tier", "op": "eq", "value": "Silver"})
-    data = form_data(marketer.get(reverse("segment_detail", args=[segment.pk])).content.decode())
-    edited = marketer.post(reverse("segment_builder_edit"), {**data, "action": ["add:r:segment"]})
+    data = form_data(marketer.get(reverse("marketing:segment_detail", args=[segment.pk])).content.decode())
+    edited = marketer.post(reverse("marketing:segment_builder_edit"), {**data, "action": ["add:r:segment"]})
     menu = edited.content.decode().split('name="r.1-segment"')[1].split("</select>")[0]
     assert f'value="{other.pk}"' in menu and f'value="{segment.pk}"' not in menu
     viewer = client_for(club_a, Role.VIEWER)
-    assert viewer.post(reverse("segment_detail", args=[segment.pk]), data).status_code == 403
+    assert viewer.post(reverse("marketing:segment_detail", args=[segment.pk]), data).status_code == 403
     assert Segment.objects.for_club(club_a).get(pk=segment.pk).rule == GOLD

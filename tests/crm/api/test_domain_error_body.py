@@ -3,7 +3,7 @@ edge's table gives its code: services never choose statuses."""
 
 import pytest
 
-from crm.api.errors import api_exception_handler
+from crm.edges.api.errors import api_exception_handler
 from crm.errors import CrmError, CrmErrorCode
 from intelligence.llm import LlmBadOutput, LlmNotConfigured, LlmUnavailable
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood

@@ -11,7 +11,7 @@ def test_staff_in_two_clubs_switches_between_them(client, club_a, club_b, profil
     user = staff_in(club_a, Role.STAFF)
     MembershipFactory(club=club_b, user=user, role=Role.VIEWER)
     client.force_login(user)
-    assert client.get(reverse("profile_detail", args=[profile_a.pk])).status_code == 200
-    client.post(reverse("club_switch"), {"club": club_b.pk})
-    assert client.get(reverse("dashboard")).context["current_role"] == Role.VIEWER
-    assert client.get(reverse("profile_detail", args=[profile_a.pk])).status_code == 404
+    assert client.get(reverse("crm:profile_detail", args=[profile_a.pk])).status_code == 200
+    client.post(reverse("crm:club_switch"), {"club": club_b.pk})
+    assert client.get(reverse("crm:dashboard")).context["current_role"] == Role.VIEWER
+    assert client.get(reverse("crm:profile_detail", args=[profile_a.pk])).status_code == 404

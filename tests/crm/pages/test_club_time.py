@@ -14,7 +14,7 @@ AT = datetime.datetime(2026, 1, 15, 10, 0, tzinfo=datetime.UTC)
 
 def test_pages_show_times_in_the_clubs_time_zone(client_for, club_a, profile_a):
     ActivityFactory(profile=profile_a, occurred_at=AT, summary="Played 18 holes")
-    body = client_for(club_a, Role.VIEWER).get(reverse("profile_detail", args=[profile_a.pk])).content.decode()
+    body = client_for(club_a, Role.VIEWER).get(reverse("crm:profile_detail", args=[profile_a.pk])).content.decode()
     assert "15 Jan 2026 12:00" in body  # Johannesburg is UTC+2
     assert timezone.get_current_timezone_name() == "UTC"  # deactivated after the request
 
@@ -22,7 +22,7 @@ def test_pages_show_times_in_the_clubs_time_zone(client_for, club_a, profile_a):
 def test_another_club_sees_its_own_zone(client_for, club_b):
     profile = ProfileFactory(club=club_b)
     ActivityFactory(profile=profile, occurred_at=AT.replace(month=7))
-    body = client_for(club_b, Role.VIEWER).get(reverse("profile_detail", args=[profile.pk])).content.decode()
+    body = client_for(club_b, Role.VIEWER).get(reverse("crm:profile_detail", args=[profile.pk])).content.decode()
     assert "15 Jul 2026 11:00" in body  # London in summer is UTC+1
 
 
@@ -30,6 +30,6 @@ def test_another_club_sees_its_own_zone(client_for, club_b):
 def test_an_unusable_club_time_zone_falls_back_to_utc(client_for, club_a, profile_a, bad_zone):
     Club.objects.filter(pk=club_a.pk).update(timezone=bad_zone)
     ActivityFactory(profile=profile_a, occurred_at=AT)
-    response = client_for(club_a, Role.VIEWER).get(reverse("profile_detail", args=[profile_a.pk]))
+    response = client_for(club_a, Role.VIEWER).get(reverse("crm:profile_detail", args=[profile_a.pk]))
     assert response.status_code == 200
     assert "15 Jan 2026 10:00" in response.content.decode()

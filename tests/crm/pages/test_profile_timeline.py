@@ -51,7 +51,7 @@ def test_timeline_page_is_one_query(club_a, profile_a, django_assert_num_queries
 
 def test_a_tampered_cursor_is_a_bad_request(client_for, club_a, profile_a):
     client = client_for(club_a, Role.VIEWER)
-    response = client.get(reverse("profile_detail", args=[profile_a.pk]), {"cursor": "not-a-cursor!!"})
+    response = client.get(reverse("crm:profile_detail", args=[profile_a.pk]), {"cursor": "not-a-cursor!!"})
     assert response.status_code == 400
 
 
@@ -63,10 +63,10 @@ def test_profile_page_shows_timeline_and_loads_older_activity(client_for, club_a
             occurred_at=timezone.now() - datetime.timedelta(hours=index),
         )
     client = client_for(club_a, Role.VIEWER)
-    page = client.get(reverse("profile_detail", args=[profile_a.pk]))
+    page = client.get(reverse("crm:profile_detail", args=[profile_a.pk]))
     assert b"Round number 00" in page.content and b"Round number 55" not in page.content
     older = client.get(
-        reverse("profile_detail", args=[profile_a.pk]),
+        reverse("crm:profile_detail", args=[profile_a.pk]),
         {"fragment": "timeline", "cursor": page.context["timeline"].next_cursor},
         HTTP_HX_REQUEST="true",
     )
@@ -77,7 +77,7 @@ def test_the_any_type_option_means_no_type_filter(client_for, club_a, profile_a)
     ActivityFactory(profile=profile_a, source="scl", type="membership.renewed", summary="Renewed Gold")
     client = client_for(club_a, Role.VIEWER)
     response = client.get(
-        reverse("profile_detail", args=[profile_a.pk]),
+        reverse("crm:profile_detail", args=[profile_a.pk]),
         {"source": "scl", "type": "", "fragment": "timeline"},
         HTTP_HX_REQUEST="true",
     )
@@ -88,7 +88,7 @@ def test_timeline_filters_go_into_the_address_and_survive_a_reload(client_for, c
     ActivityFactory(profile=profile_a, source="scl", type="membership.renewed", summary="Renewed Gold")
     ActivityFactory(profile=profile_a, source="teetime", type="round.completed", summary="Played 18 holes")
     client = client_for(club_a, Role.VIEWER)
-    url = reverse("profile_detail", args=[profile_a.pk])
+    url = reverse("crm:profile_detail", args=[profile_a.pk])
     swap = client.get(url, {"fragment": "timeline", "source": "scl", "type": ""}, HTTP_HX_REQUEST="true")
     assert swap["HX-Push-Url"] == f"{url}?source=scl"
     reload = client.get(swap["HX-Push-Url"]).content.decode()
@@ -116,7 +116,7 @@ def test_timeline_shows_amounts_once_with_currency_and_never_zero(client_for, cl
         summary="Renewed membership until 31 Dec 2026",
         amount=Decimal("10680"),
     )
-    body = client_for(club_a, Role.VIEWER).get(reverse("profile_detail", args=[profile_a.pk])).content.decode()
+    body = client_for(club_a, Role.VIEWER).get(reverse("crm:profile_detail", args=[profile_a.pk])).content.decode()
     assert body.count("980.00") == 1
     assert "· 0.00" not in body and "Booked a tee time</p>" in body
     assert "Renewed membership until 31 Dec 2026 · ZAR 10,680.00" in body

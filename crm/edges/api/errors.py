@@ -2,7 +2,7 @@
 
 Services refuse with a DomainError and never choose a status; the handler below turns every one
 into the error body, with the status from DOMAIN_ERROR_STATUS, the one table of them that pages
-share too (see crm.page_errors).
+share too (see crm.edges.pages).
 """
 
 from rest_framework import status

@@ -1,4 +1,4 @@
-"""Segments over REST (SPEC 8, 14): CRUD, preview, refresh, members, static add/remove, build from text.
+"""Segments over REST (SPEC 8, 14): CRUD, preview, refresh, members, static add/remove.
 
 Views parse, call a service, render. The same club scoping, scopes, throttles and error body as
 the rest of /api/v1/: another club's segment is a 404, a bad rule a 400 listing every problem
@@ -9,19 +9,27 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from crm.api.auth import ClubApiView, request_scopes
-from crm.api.errors import invalid_fields, query_int
-from crm.api.schema import errors
+from crm.edges.api.auth import ClubApiView, request_scopes
+from crm.edges.api.errors import invalid_fields, query_int
+from crm.edges.api.schema import errors
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.kernel.tenancy import get_object_in_club_or_404
-from crm.models import ApiScope, CustomerProfile
-from marketing.models import Segment, SegmentKind
-from marketing.selectors import segment_members_page
+from crm.models import ApiScope
+from marketing.api.serializers import (
+    MembersPageSerializer,
+    PreviewSerializer,
+    ProfileIdsSerializer,
+    ProfileSummarySerializer,
+    RuleSerializer,
+    SegmentSerializer,
+    SegmentWriteSerializer,
+)
+from marketing.models import Segment
+from marketing.selectors import segment_members_page, segments_in_order
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import rule_json_schema
 from marketing.services.segment_editing import (
-    MAX_HAND_PICKED,
     segment_create,
     segment_delete,
     segment_members_add,
@@ -31,67 +39,12 @@ from marketing.services.segment_editing import (
 )
 from marketing.services.segments import segment_preview, segment_refresh
 
-SEGMENT_FIELDS = (
-    "id", "name", "description", "kind", "rule", "member_count", "last_refreshed_at", "last_refresh_ms",
-    "sync_to_messaging", "messaging_list_id", "sync_status", "last_synced_at", "sync_error",
-    "created_at", "updated_at",
-)
-
 RULE_EXAMPLE = {
     "all": [
         {"field": "tier", "op": "in", "value": ["Gold"]},
         {"activity": {"type": "round.completed", "count": {"op": "gte", "value": 3}, "within_last_days": 30}},
     ]
 }
-
-
-class SegmentSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Segment
-        fields = SEGMENT_FIELDS
-        read_only_fields = SEGMENT_FIELDS  # output only: writes go through SegmentWriteSerializer
-
-
-class SegmentWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-    kind = serializers.ChoiceField(choices=SegmentKind.choices, required=False)
-    rule = serializers.JSONField(required=False, allow_null=True)
-    sync_to_messaging = serializers.BooleanField(required=False)
-
-
-class RuleSerializer(serializers.Serializer):
-    rule = serializers.JSONField()
-
-
-class ProfileSummarySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = CustomerProfile
-        fields = (
-            "id", "first_name", "last_name", "primary_email", "membership_status", "membership_tier", "updated_at",
-        )
-
-
-class PreviewSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    explanation = serializers.CharField()
-    sample = ProfileSummarySerializer(many=True, help_text="Up to 10 matches; empty without profiles:read.")
-
-
-class MemberSerializer(serializers.Serializer):
-    entered_at = serializers.DateTimeField()
-    profile = ProfileSummarySerializer()
-
-
-class MembersPageSerializer(serializers.Serializer):
-    next_cursor = serializers.CharField(allow_null=True)
-    results = MemberSerializer(many=True)
-
-
-class ProfileIdsSerializer(serializers.Serializer):
-    profile_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=MAX_HAND_PICKED, allow_empty=False
-    )
 
 
 class SegmentApiView(ClubApiView):
@@ -102,7 +55,7 @@ class SegmentApiView(ClubApiView):
         return get_object_in_club_or_404(Segment, self.club, pk=segment_id)
 
 
-def _sample(request, profiles) -> list:
+def profile_sample_shown(request, profiles) -> list:
     """Matching people are personal data: only callers who may read profiles see who they are
     (otherwise a segments-only key could list the club ten names at a time)."""
     if ApiScope.PROFILES_READ not in request_scopes(request):
@@ -112,7 +65,8 @@ def _sample(request, profiles) -> list:
 
 def _preview_body(request, club, rule) -> dict:
     preview = segment_preview(club=club, rule=rule)
-    return {"count": preview.count, "explanation": preview.explanation, "sample": _sample(request, preview.sample)}
+    sample = profile_sample_shown(request, preview.sample)
+    return {"count": preview.count, "explanation": preview.explanation, "sample": sample}
 
 
 class SegmentListView(SegmentApiView):
@@ -120,8 +74,7 @@ class SegmentListView(SegmentApiView):
 
     @extend_schema(operation_id="segments_list", responses={200: SegmentSerializer(many=True), **errors(401, 403, 429)})
     def get(self, request):
-        segments = Segment.objects.for_club(self.club).order_by("name", "pk")
-        return Response(SegmentSerializer(segments, many=True).data)
+        return Response(SegmentSerializer(segments_in_order(club=self.club), many=True).data)
 
     @extend_schema(
         operation_id="segments_create",
@@ -303,57 +256,3 @@ class SegmentRuleSchemaView(SegmentApiView):
             for field in FIELDS.values()
         ]
         return Response({"schema": rule_json_schema(), "fields": fields})
-
-
-class BuildFromTextSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=1000, trim_whitespace=True)
-
-
-class DraftSerializer(PreviewSerializer):
-    rule = serializers.JSONField()
-    source = serializers.ChoiceField(choices=["llm", "offline"], help_text="The model, or the offline parser.")
-    model = serializers.CharField(allow_null=True)
-
-
-class SegmentBuildFromTextView(SegmentApiView):
-    """POST /api/v1/segments/build-from-text: a sentence becomes a draft rule, explained and previewed.
-    Nothing is saved; to keep it, POST the returned rule to /api/v1/segments."""
-
-    read_scope = write_scope = ApiScope.SEGMENTS_WRITE
-
-    @extend_schema(
-        operation_id="segments_build_from_text",
-        request=BuildFromTextSerializer,
-        responses={200: DraftSerializer, **errors(400, 401, 403, 429)},
-        description=(
-            "With ANTHROPIC_API_KEY set, the model fills in a tool whose input schema is the rule grammar; "
-            "without it, the offline parser handles common phrasings (docs/ai-segments.md). Invalid model output "
-            "is a 502 `llm_bad_output` listing every problem; an unreachable model a 503 `llm_unavailable`; "
-            "a sentence the offline parser can't read a 400 `segment_text_not_understood`."
-        ),
-        examples=[
-            OpenApiExample(
-                "SPEC 8.1",
-                value={"text": "gold members who played at least 3 rounds in the last month but haven't opened "
-                       "an email since June"},
-                request_only=True,
-            )
-        ],
-    )
-    def post(self, request):
-        from intelligence.services.segment_builder import segment_draft_from_text
-
-        serializer = BuildFromTextSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        draft = segment_draft_from_text(club=self.club, text=serializer.validated_data["text"])
-        return Response(
-            {
-                "rule": draft.rule,
-                "explanation": draft.explanation,
-                "count": draft.count,
-                "sample": _sample(request, draft.sample),
-                "source": draft.source,
-                "model": draft.model,
-            }
-        )
-

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "crm.api.auth.ApiKeyAuthentication"
+    target_class = "crm.edges.api.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):
@@ -19,7 +19,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class StaffSessionScheme(OpenApiAuthenticationExtension):
-    target_class = "crm.api.auth.ClubSessionAuthentication"
+    target_class = "crm.edges.api.auth.ClubSessionAuthentication"
     name = "StaffSession"
 
     def get_security_definition(self, auto_schema):

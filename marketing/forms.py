@@ -1,4 +1,5 @@
-"""The builder page's editable tree: a rule as form fields and back again (SPEC 8 preview).
+"""The segment builder page's form (SPEC 8 preview): a rule as an editable tree of form fields
+and back again.
 
 Each node of the tree has a path ("r", "r.0", "r.0.2"); its inputs are named `<path>-<part>`
 and the form lists every path in `n`, in document order. The page posts the whole form on every

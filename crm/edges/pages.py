@@ -1,5 +1,6 @@
-"""The one translation of a service's refusal (a DomainError) for pages and the admin: a message
-on the next page, a form error on a field, or the refusal kept for the page to show.
+"""The pages' half of the edge kit: who may open a page (`club_page`), and the one translation of
+a service's refusal (a DomainError) for pages and the admin: a message on the next page, a form
+error on a field, or the refusal kept for the page to show.
 
     with domain_errors_shown(request) as refusal:
         result = segment_refresh(club=request.club, segment=segment)
@@ -12,11 +13,35 @@ The block stops at the refusal, which is shown (or kept) and swallowed; anything
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 
-from crm.api.errors import domain_error_status
+from crm.edges.api.errors import domain_error_status
 from crm.kernel.errors import DomainError
+from crm.models.clubs import Capability, role_allows
+
+
+def club_page(capability: Capability = Capability.VIEW):
+    """Decorator for marketer/staff pages: logged in, a current club, and the role's capability."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if request.club is None:
+                return render(request, "crm/no_club.html", status=403)
+            if not role_allows(request.club_role, capability):
+                raise PermissionDenied(f"Your role at {request.club} cannot do this.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 @dataclass

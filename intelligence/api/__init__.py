@@ -1,0 +1,1 @@
+"""The AI builder over REST: views, serializers (shape only) and the urlconf under /api/v1/."""

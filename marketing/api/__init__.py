@@ -1,0 +1,1 @@
+"""Segments over REST: views, serializers (shape only) and the urlconf under /api/v1/."""
