@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from crm.admin.profiles import ClubScopedAdmin
+from crm.edges.admin import ClubScopedAdmin
 from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
 from crm.page_errors import domain_errors_shown
