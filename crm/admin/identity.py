@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from crm.edges.admin import ClubScopedAdmin, request_allows
+from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin, request_allows
 from crm.kernel.actor import Actor
 from crm.models import (
     Activity,
@@ -198,7 +198,7 @@ class MergeDecisionAdmin(ClubScopedAdmin):
 
 
 @admin.register(MergeSuggestion)
-class MergeSuggestionAdmin(MergeDecisionAdmin):
+class MergeSuggestionAdmin(BigTableAdminMixin, MergeDecisionAdmin):
     """The review queue: pairs that may be one person, compared side by side, accepted or rejected."""
 
     list_display = ("first_profile", "second_profile", "score", "evidence_summary", "status", "created_at")
@@ -213,7 +213,6 @@ class MergeSuggestionAdmin(MergeDecisionAdmin):
     )
     search_help_text = "Last name or email of either profile."
     ordering = ("-score", "-created_at")
-    show_full_result_count = False
     actions = ("accept_selected", "reject_selected")
 
     @admin.display(description="First profile", ordering="profile_a__last_name")
@@ -362,7 +361,7 @@ def _relation_label(label: str) -> str:
 
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(MergeDecisionAdmin):
+class MergeRecordAdmin(BigTableAdminMixin, MergeDecisionAdmin):
     """Every merge, why it happened, and the way back: unmerge restores both profiles exactly."""
 
     list_display = ("created_at", "survivor", "merged", "reason", "score", "merged_by", "is_undone")
@@ -371,8 +370,8 @@ class MergeRecordAdmin(MergeDecisionAdmin):
     search_fields = ("survivor__last_name", "merged__last_name", "survivor__primary_email")
     search_help_text = "Last name of either profile, or the survivor's email."
     ordering = ("-created_at", "-pk")
-    show_full_result_count = False
     actions = ("unmerge_selected",)
+    list_deferred_fields = ("evidence", "snapshot", "moved", "removed")
 
     @admin.display(description="Undone", boolean=True, ordering="undone_at")
     def is_undone(self, obj):

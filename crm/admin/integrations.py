@@ -4,7 +4,7 @@ secrets, and the tournaments TeeTime sends."""
 from django import forms
 from django.contrib import admin, messages
 
-from crm.edges.admin import ClubScopedAdmin, request_allows
+from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin, request_allows
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
 from crm.kernel.actor import Actor
 from crm.models import (
@@ -33,7 +33,7 @@ class ProblemEventFilter(admin.SimpleListFilter):
 
 
 @admin.register(InboundEvent)
-class InboundEventAdmin(ClubScopedAdmin):
+class InboundEventAdmin(BigTableAdminMixin, ClubScopedAdmin):
     """Every event received, and the dead-letter view: rejected and failed events with their reasons."""
 
     view_capability = Capability.MANAGE_CLUB
@@ -42,8 +42,8 @@ class InboundEventAdmin(ClubScopedAdmin):
     list_filter = (ProblemEventFilter, "status", "source", "transport")
     search_fields = ("=event_id", "=type")
     search_help_text = "Exact event id or type."
-    show_full_result_count = False
     actions = ("replay_selected",)
+    list_deferred_fields = ("data",)  # errors and warnings are the list's "problem" column
     fields = (*INBOUND_EVENT_FIELDS, "data")
     readonly_fields = fields
 
@@ -57,7 +57,7 @@ class InboundEventAdmin(ClubScopedAdmin):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("data").order_by("-received_at", "-id")
+        return super().get_queryset(request).order_by("-received_at", "-id")
 
     @admin.display(description="Problem")
     def problem(self, obj):

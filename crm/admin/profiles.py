@@ -9,7 +9,7 @@ from django.utils.html import format_html
 
 from crm import selectors
 from crm.admin.identity import merge_message
-from crm.edges.admin import ClubScopedAdmin, ClubScopedAdminMixin, request_allows
+from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin, ClubScopedAdminMixin, request_allows
 from crm.kernel.actor import Actor
 from crm.kernel.pagination import InvalidCursor
 from crm.models import (
@@ -140,7 +140,7 @@ class TagActionForm(forms.Form):
 
 
 @admin.register(CustomerProfile)
-class CustomerProfileAdmin(ClubScopedAdmin):
+class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
     form = ProfileAdminForm
     change_form_template = "admin/crm/customerprofile/change_form.html"
     list_display = (
@@ -159,7 +159,7 @@ class CustomerProfileAdmin(ClubScopedAdmin):
     search_fields = ("last_name",)  # enables the search box; get_search_results does the real work
     search_help_text = "Name, email, phone (any format) or member number."
     list_per_page = 50
-    show_full_result_count = False
+    list_deferred_fields = ("custom_attributes", "field_sources")
     inlines = (IdentifierInline, ProfileTagInline, NoteInline)
     actions = ("tag_selected", "untag_selected", "merge_selected", "export_selected_csv")
     readonly_fields = (
@@ -396,14 +396,13 @@ class CustomerProfileAdmin(ClubScopedAdmin):
 
 
 @admin.register(ProfileIdentifier)
-class ProfileIdentifierAdmin(ClubScopedAdmin):
+class ProfileIdentifierAdmin(BigTableAdminMixin, ClubScopedAdmin):
     is_read_only = True
     list_display = ("value", "kind", "profile", "source", "last_seen_at")
     list_filter = ("kind", "source")
     list_select_related = ("profile",)
     search_fields = ("=value",)
     search_help_text = "Exact normalised value (lower-case email, E.164 phone, id)."
-    show_full_result_count = False
     fields = ("profile", "kind", "value", "source", "first_seen_at", "last_seen_at")
     readonly_fields = fields
 
