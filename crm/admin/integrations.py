@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin, request_allows
-from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create
+from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create, signing_secret_revoke
 from crm.kernel.actor import Actor
 from crm.models import (
     INBOUND_EVENT_FIELDS,
@@ -16,7 +16,7 @@ from crm.models import (
     InboundEvent,
     Tournament,
 )
-from crm.services.api_keys import api_key_create, api_key_revoke
+from crm.services.api_keys import api_key_create, api_key_revoke, api_key_update
 
 
 class ProblemEventFilter(admin.SimpleListFilter):
@@ -93,7 +93,7 @@ class SigningSecretAddForm(forms.ModelForm):
         fields = ("source", "label")
 
 
-class ApiKeyAddForm(forms.ModelForm):
+class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(choices=ApiScope.choices, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
@@ -111,11 +111,7 @@ class ApiKeyAdmin(ClubScopedAdmin):
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("name", "=prefix")
     actions = ("revoke_selected",)
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
+    form = ApiKeyForm
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -123,7 +119,11 @@ class ApiKeyAdmin(ClubScopedAdmin):
         return ("name", "prefix", "scopes", "created_by", "created_at", "last_used_at", "expires_at", "revoked_at")
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("prefix", "scopes", "created_by", "created_at", "last_used_at", "revoked_at")
+        return () if obj is None else ("prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+
+    def has_change_permission(self, request, obj=None):
+        # A revoked key stays as it was revoked: its page is for reading.
+        return super().has_change_permission(request, obj) and (obj is None or obj.revoked_at is None)
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the audit trail keeps naming the key
@@ -134,7 +134,14 @@ class ApiKeyAdmin(ClubScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            api_key_update(
+                club=request.club,
+                actor=Actor.from_request(request),
+                api_key=obj,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_at=form.cleaned_data.get("expires_at"),
+            )
             return
         key, value = api_key_create(
             club=request.club,
@@ -169,6 +176,7 @@ class EventSigningSecretAdmin(ClubScopedAdmin):
     edit_capability = Capability.MANAGE_CLUB
     list_display = ("source", "label", "is_active", "created_at", "last_used_at")
     list_filter = ("source", "is_active")
+    actions = ("revoke_selected",)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -179,14 +187,19 @@ class EventSigningSecretAdmin(ClubScopedAdmin):
         return ("source", "label") if obj is None else ("source", "label", "is_active", "created_at", "last_used_at")
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else ("source", "created_at", "last_used_at")
+        if obj is None:
+            return ()
+        # Unticking "active" revokes the secret; a revoked one is never made active again (a new
+        # secret is made instead), and the label stays what the audit trail named it.
+        return ("source", "label", "created_at", "last_used_at", *(() if obj.is_active else ("is_active",)))
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead, so the history of which secret signed what stays
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            if "is_active" in form.changed_data and not form.cleaned_data["is_active"]:
+                signing_secret_revoke(club=request.club, actor=Actor.from_request(request), secret=obj)
             return
         secret, value = signing_secret_create(
             club=request.club,
@@ -201,6 +214,13 @@ class EventSigningSecretAdmin(ClubScopedAdmin):
             f"Copy this {secret.get_source_display()} signing secret now; it will not be shown again: {value}",
             messages.WARNING,
         )
+
+    @admin.action(description="Revoke selected secrets")
+    def revoke_selected(self, request, queryset):
+        secrets = list(queryset.filter(is_active=True))
+        for secret in secrets:
+            signing_secret_revoke(club=request.club, actor=Actor.from_request(request), secret=secret)
+        self.message_user(request, f"Revoked {len(secrets)} secret(s).", messages.SUCCESS)
 
 
 @admin.register(Tournament)

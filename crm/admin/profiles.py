@@ -3,7 +3,7 @@ the bulk tag, merge and export actions, each through its service."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.html import format_html
 
@@ -32,7 +32,15 @@ from crm.services.profiles import (
     profile_clean_contact,
     profile_save_by_staff,
 )
-from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
+from crm.services.tags import (
+    profiles_tag,
+    profiles_untag,
+    tag_create,
+    tag_delete,
+    tag_get_or_create,
+    tag_name_check,
+    tag_update,
+)
 
 # --- Filters ------------------------------------------------------------------------------
 
@@ -255,12 +263,8 @@ class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
         if formset.model is ProfileTag:
             self._save_tag_rows(request, form.instance, formset)
             return
-        if formset.model is not Note:
-            for instance in formset.save(commit=False):
-                instance.club = request.club
-                instance.save()
-            for instance in formset.deleted_objects:
-                instance.delete()
+        if formset.model is ProfileIdentifier:  # read-only here: identifiers come from the sources
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             return
         # Notes go through their services (audit, edited-at); the admin's change message still
         # needs the formset's usual bookkeeping, so it is filled in here.
@@ -407,8 +411,55 @@ class ProfileIdentifierAdmin(BigTableAdminMixin, ClubScopedAdmin):
     readonly_fields = fields
 
 
+class TagAdminForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ("name", "color")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "name" in cleaned:
+            with domain_errors_shown(form=self, field="name"):
+                cleaned["name"] = tag_name_check(
+                    club=self.club, name=cleaned["name"], tag=self.instance if self.instance.pk else None
+                )
+        return cleaned
+
+
 @admin.register(Tag)
 class TagAdmin(ClubScopedAdmin):
+    """Tags and their colours; creating, renaming and deleting go through the tag services, so each
+    is audited and a rename or delete moves the segments built on the tag at once."""
+
+    form = TagAdminForm
     list_display = ("name", "color", "created_at")
     search_fields = ("name",)
     fields = ("name", "color")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.club = request.club
+        return form
+
+    def save_model(self, request, obj, form, change):
+        actor, data = Actor.from_request(request), form.cleaned_data
+        if change:
+            saved = tag_update(club=request.club, actor=actor, tag=obj, name=data["name"], color=data["color"])
+        else:
+            saved = tag_create(club=request.club, actor=actor, name=data["name"], color=data["color"])
+        # The admin logs and redirects using `obj`; make it the row the service saved.
+        obj.pk, obj.club, obj.name, obj.color = saved.pk, saved.club, saved.name, saved.color
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        tag_delete(club=request.club, actor=Actor.from_request(request), tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            self.delete_model(request, tag)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form checked the name; a tag named the same a moment later is refused by the service.
+        with domain_errors_shown(request):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        return HttpResponseRedirect(request.get_full_path())

@@ -16,7 +16,7 @@ from crm.models import (
     User,
 )
 from crm.page_errors import domain_errors_shown
-from crm.services.staff import staff_change_role, staff_invite, staff_remove
+from crm.services.staff import club_update, staff_change_role, staff_invite, staff_remove
 
 
 class StaffInviteForm(forms.ModelForm):
@@ -87,6 +87,12 @@ class ClubMembershipAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         staff_remove(membership=obj, actor=Actor.from_request(request))
 
+    def delete_queryset(self, request, queryset):
+        # Each through staff_remove, so every removal is audited and the last owner stays.
+        for membership in queryset.select_related("user"):
+            with domain_errors_shown(request, prefix=f"{membership.user.email}: "):
+                self.delete_model(request, membership)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with domain_errors_shown(request):
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -141,6 +147,13 @@ class ClubAdmin(admin.ModelAdmin):
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if request.user.is_superuser else {}
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)  # a platform operator opening a club
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        club_update(club=obj, actor=Actor.from_request(request), changes=changes)
 
 
 @admin.register(User)
