@@ -61,7 +61,8 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
     if not after["name"]:
         raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
     with transaction.atomic():
-        # Locked so an edit racing a revocation can't write to a key that was just revoked.
+        # The stored row, not the object handed in (a form's instance already carries the edit),
+        # locked so two edits racing each other each record the [before, after] they made.
         api_key = ApiKey.objects.for_club(club).select_for_update().get(pk=api_key.pk)
         if api_key.revoked_at is not None:
             raise CrmError(CrmErrorCode.NOT_PERMITTED, "A revoked key can't be edited; create a new one.")
