@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from crm.admin import ClubScopedAdmin
+from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin
 from crm.edges.pages import domain_errors_shown
 from crm.kernel.actor import Actor
 from crm.models import Capability, CustomerProfile
@@ -142,7 +142,7 @@ class SegmentAdmin(ClubScopedAdmin):
 
 
 @admin.register(MessageSend)
-class MessageSendAdmin(ClubScopedAdmin):
+class MessageSendAdmin(BigTableAdminMixin, ClubScopedAdmin):
     """The send ledger, to answer "did this person get that message, and if not why": read-only,
     since only the send service may write it."""
 
@@ -152,7 +152,6 @@ class MessageSendAdmin(ClubScopedAdmin):
     list_select_related = ("profile",)
     search_fields = ("=profile__id", "=source_id", "=message_id")
     search_help_text = "Exact profile id, source id or Messaging message id."
-    show_full_result_count = False
     fields = (
         "profile",
         "source_kind",

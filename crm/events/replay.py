@@ -2,6 +2,7 @@ import secrets as random_secrets
 
 from django.db import transaction
 
+from crm.errors import require_in_club
 from crm.events.validation import InvalidEvent, event_validate
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, EventSigningSecret, InboundEvent, InboundEventStatus
@@ -73,3 +74,23 @@ def signing_secret_create(*, club, actor: Actor, source: str, label: str) -> tup
         summary=f"New {source} signing secret {label}".strip(),
     )
     return secret, value
+
+
+@transaction.atomic
+def signing_secret_revoke(*, club, actor: Actor, secret: EventSigningSecret) -> EventSigningSecret:
+    """Stop accepting pushes signed with this secret. The row stays, so the history of which
+    secret signed what does; revoking one already revoked changes and records nothing."""
+    require_in_club(club, secret)
+    # Locked so two revocations racing each other write one audit row, not two.
+    secret = EventSigningSecret.objects.for_club(club).select_for_update().get(pk=secret.pk)
+    if secret.is_active:
+        secret.is_active = False
+        secret.save(update_fields=["is_active"])
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.SECRET_REVOKE,
+            target=secret,
+            summary=f"Revoked {secret.source} signing secret {secret.label}".strip(),
+        )
+    return secret

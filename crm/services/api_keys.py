@@ -3,11 +3,12 @@
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
-from crm.errors import CrmError, CrmErrorCode
+from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
 from crm.models import ApiKey, ApiScope, AuditAction
 from crm.services.audit import audit_record
@@ -19,8 +20,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
-    """A new key; the full value is returned once and never stored."""
+def _checked_scopes(scopes) -> list[str]:
     unknown = set(scopes) - set(ApiScope.values)
     if unknown or not scopes:
         raise CrmError(
@@ -28,6 +28,12 @@ def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) ->
             f"Choose scopes from {', '.join(ApiScope.values)}"
             + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else ""),
         )
+    return sorted(set(scopes))
+
+
+def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
+    """A new key; the full value is returned once and never stored."""
+    scopes = _checked_scopes(scopes)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
@@ -35,12 +41,47 @@ def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) ->
         name=name,
         prefix=prefix,
         hashed_key=_digest(secret),
-        scopes=sorted(set(scopes)),
+        scopes=scopes,
         created_by=actor.user,
         expires_at=expires_at,
     )
     audit_record(club=club, actor=actor, action=AuditAction.API_KEY_CREATE, target=key, summary=f"API key {key}")
     return key, f"fw_{prefix}_{secret}"
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, expires_at) -> ApiKey:
+    """Rename a key, change what it may do or when it expires; the audit row keeps each change as
+    [before, after]. A revoked key stays as it was revoked."""
+    require_in_club(club, api_key)
+    after = {"name": " ".join((name or "").split()), "scopes": _checked_scopes(scopes), "expires_at": expires_at}
+    if not after["name"]:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
+    with transaction.atomic():
+        # The stored row, not the object handed in (a form's instance already carries the edit),
+        # locked so two edits racing each other each record the [before, after] they made.
+        api_key = ApiKey.objects.for_club(club).select_for_update().get(pk=api_key.pk)
+        if api_key.revoked_at is not None:
+            raise CrmError(CrmErrorCode.NOT_PERMITTED, "A revoked key can't be edited; create a new one.")
+        before = {field: getattr(api_key, field) for field in after}
+        changed = {field: [before[field], after[field]] for field in after if before[field] != after[field]}
+        if not changed:
+            return api_key
+        for field, (_, new) in changed.items():
+            setattr(api_key, field, new)
+        api_key.save(update_fields=list(changed))
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.API_KEY_UPDATE,
+            target=api_key,
+            summary=f"API key {api_key}",
+            details={field: [_plain(old), _plain(new)] for field, (old, new) in changed.items()},
+        )
+    return api_key
 
 
 def api_key_revoke(*, club, actor: Actor, key: ApiKey) -> ApiKey:

@@ -2,7 +2,7 @@ from django.db import transaction
 
 from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.actor import Actor
-from crm.models import AuditAction, ClubMembership, Role, User
+from crm.models import AuditAction, Club, ClubMembership, Role, User
 from crm.services.audit import audit_record
 
 
@@ -70,6 +70,31 @@ def staff_remove(*, actor: Actor, membership: ClubMembership) -> None:
         summary=f"Removed {membership.user.email} ({membership.role})",
     )
     membership.delete()
+
+
+@transaction.atomic
+def club_update(*, club, actor: Actor, changes: dict) -> Club:
+    """Edit the club's own settings (name, country, timezone, settings, ...); the audit row keeps
+    each change as [before, after]."""
+    # The stored row, not the object handed in (a form's instance already carries the edit);
+    # locked so two edits racing each other each record the [before, after] they made.
+    stored = Club.objects.select_for_update().get(pk=club.pk)
+    before = {field: getattr(stored, field) for field in changes}
+    for field, value in changes.items():
+        setattr(stored, field, value)
+    stored.save()  # Club.save normalises country and region codes
+    after = {field: getattr(stored, field) for field in changes}
+    changed = {field: [before[field], after[field]] for field in changes if before[field] != after[field]}
+    if changed:
+        audit_record(
+            club=stored,
+            actor=actor,
+            action=AuditAction.CLUB_UPDATE,
+            target=stored,
+            summary=f"Edited {', '.join(changed)}",
+            details=changed,
+        )
+    return stored
 
 
 def _require_can_grant(*, club, actor: Actor, role) -> None:

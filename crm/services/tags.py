@@ -1,4 +1,4 @@
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
@@ -7,15 +7,92 @@ from crm.services.audit import audit_record
 from crm.signals import profiles_changed_after_commit
 
 
-def tag_get_or_create(*, club, name: str) -> Tag:
+def _tag_name(name: str) -> str:
+    """The name as stored: whitespace collapsed, 1-60 characters."""
     name = " ".join((name or "").split())
     if not name or len(name) > 60:
         raise CrmError(CrmErrorCode.INVALID_TAG, "A tag name needs 1–60 characters.", {"name": name})
+    return name
+
+
+def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
+    """The cleaned name, refused (invalid_tag) when empty, too long, or another tag of the club
+    already has it in any case. `tag` is the one being renamed, which may keep its own name."""
+    name = _tag_name(name)
+    taken = Tag.objects.for_club(club).filter(name__iexact=name)
+    if tag is not None:
+        taken = taken.exclude(pk=tag.pk)
+    if taken.exists():
+        raise CrmError(CrmErrorCode.INVALID_TAG, f"There is already a tag called '{name}'.", {"name": name})
+    return name
+
+
+def tag_get_or_create(*, club, name: str) -> Tag:
+    name = _tag_name(name)
     existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
     if existing:
         return existing
     tag, _ = Tag.objects.get_or_create(club=club, name=name)
     return tag
+
+
+def tag_create(*, club, actor: Actor, name: str, color: str = "") -> Tag:
+    """A new tag, named as no other tag of the club is (in any case)."""
+    name = tag_name_check(club=club, name=name)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # the savepoint a lost race on uniq_tag_club_name rolls back to
+                tag = Tag.objects.create(club=club, name=name, **({"color": color} if color else {}))
+        except IntegrityError:
+            raise CrmError(
+                CrmErrorCode.INVALID_TAG, f"There is already a tag called '{name}'.", {"name": name}
+            ) from None
+        audit_record(club=club, actor=actor, action=AuditAction.TAG_CREATE, target=tag, summary=f"Tag '{name}'")
+    return tag
+
+
+def tag_update(*, club, actor: Actor, tag: Tag, name: str, color: str) -> Tag:
+    """Rename or recolour a tag. Segment rules match tags by name, so a rename announces the
+    profiles carrying the tag after commit: segments on the old or the new name follow at once."""
+    require_in_club(club, tag)
+    name = tag_name_check(club=club, name=name, tag=tag)
+    with transaction.atomic():
+        # The stored row, not the object handed in (a form's instance already carries the edit);
+        # locked so two edits racing each other each record the [before, after] they made.
+        tag = Tag.objects.for_club(club).select_for_update().get(pk=tag.pk)
+        after = {"name": name, "color": color or tag.color}
+        changed = {field: [getattr(tag, field), new] for field, new in after.items() if getattr(tag, field) != new}
+        if not changed:
+            return tag
+        tag.name, tag.color = after["name"], after["color"]
+        tag.save(update_fields=list(changed))
+        if "name" in changed:
+            tagged = ProfileTag.objects.for_club(club).filter(tag=tag).values_list("profile_id", flat=True)
+            profiles_changed_after_commit(club, list(tagged))
+        audit_record(
+            club=club, actor=actor, action=AuditAction.TAG_UPDATE, target=tag, summary=f"Tag '{name}'", details=changed
+        )
+    return tag
+
+
+def tag_delete(*, club, actor: Actor, tag: Tag) -> int:
+    """Delete a tag and take it off every profile; those profiles are announced after commit, so
+    segments on the tag let them go at once. Returns how many profiles carried it."""
+    require_in_club(club, tag)
+    with transaction.atomic():
+        tagged_ids = list(ProfileTag.objects.for_club(club).filter(tag=tag).values_list("profile_id", flat=True))
+        audit_record(
+            club=club,
+            actor=actor,
+            action=AuditAction.TAG_DELETE,
+            target=tag,
+            summary=f"Deleted tag '{tag.name}' from {len(tagged_ids)} profile(s)",
+            details={"profile_ids": tagged_ids[:1000]},
+        )
+        ProfileTag.objects.for_club(club).filter(tag=tag).delete()
+        Tag.objects.for_club(club).filter(pk=tag.pk).delete()
+        profiles_changed_after_commit(club, tagged_ids)
+    return len(tagged_ids)
 
 
 def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:

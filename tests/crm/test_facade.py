@@ -14,21 +14,7 @@ from crm.facade import (
     profile_snapshots,
 )
 from crm.models import CustomerProfile
-from crm.signals import profiles_changed
 from tests.factories import ActivityFactory, ProfileFactory, TagFactory
-
-
-@pytest.fixture
-def announced():
-    """The profile ids `profiles_changed` announced, per call."""
-    calls = []
-
-    def listener(sender, club, profile_ids, **kwargs):
-        calls.append(sorted(profile_ids))
-
-    profiles_changed.connect(listener, weak=False)
-    yield calls
-    profiles_changed.disconnect(listener)
 
 
 def test_snapshots_show_the_clubs_live_profiles_only(club_a, club_b):

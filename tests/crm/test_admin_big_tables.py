@@ -1,0 +1,85 @@
+"""Tables that grow with activity page without counting every row and list without their JSON
+payloads (crm.edges.admin's big-table defaults)."""
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.edges.admin import CappedPaginator
+from crm.models import Activity, Role
+from tests.factories import ActivityFactory
+
+
+@pytest.fixture
+def small_cap(monkeypatch):
+    """A cap of 5 and pages of 2, so a handful of rows shows what 20M would."""
+    monkeypatch.setattr(CappedPaginator, "cap", 5)
+    monkeypatch.setattr(admin.site._registry[Activity], "list_per_page", 2)
+
+
+def _unbounded_counts(queries) -> list[str]:
+    counts = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
+    return [sql for sql in counts if not re.search(r"\bLIMIT\b", sql, re.IGNORECASE)]
+
+
+def test_activity_changelist_runs_no_unbounded_count(client_for, club_a, profile_a, small_cap):
+    ActivityFactory.create_batch(8, profile=profile_a)
+    client = client_for(club_a, Role.OWNER)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:crm_activity_changelist"))
+    assert response.status_code == 200
+    assert _unbounded_counts(queries.captured_queries) == []
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "crm_activity",
+        "crm_auditlog",
+        "crm_customerprofile",
+        "crm_inboundevent",
+        "crm_mergerecord",
+        "crm_mergesuggestion",
+        "crm_profileidentifier",
+        "marketing_messagesend",
+    ],
+)
+def test_no_big_table_changelist_counts_every_row(client_for, club_a, profile_a, changelist):
+    client = client_for(club_a, Role.ADMIN)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse(f"admin:{changelist}_changelist"))
+    assert response.status_code == 200
+    assert _unbounded_counts(queries.captured_queries) == []
+
+
+def test_capped_count_reads_at_most_one_row_past_the_cap(club_a, profile_a, small_cap):
+    ActivityFactory.create_batch(8, profile=profile_a)
+    paginator = CappedPaginator(Activity.objects.for_club(club_a).order_by("pk"), per_page=2)
+    assert paginator.count == 6
+    assert CappedPaginator(Activity.objects.for_club(club_a).order_by("pk")[:3], per_page=2).count == 3
+
+
+def test_activity_changelist_still_pages(client_for, club_a, profile_a, small_cap):
+    for number in range(4):
+        ActivityFactory(profile=profile_a, summary=f"Round number {number}")
+    client = client_for(club_a, Role.OWNER)
+    url = reverse("admin:crm_activity_changelist")
+    first, second = client.get(url), client.get(url, {"p": 2})
+    shown = [{n for n in range(4) if f"Round number {n}".encode() in page.content} for page in (first, second)]
+    assert len(shown[0]) == len(shown[1]) == 2
+    assert shown[0].isdisjoint(shown[1])
+
+
+def test_activity_list_leaves_properties_out_but_the_detail_shows_them(client_for, club_a, profile_a):
+    activity = ActivityFactory(profile=profile_a, properties={"course": "Old Course North"})
+    client = client_for(club_a, Role.OWNER)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("admin:crm_activity_changelist"))
+    row_selects = [q["sql"] for q in queries.captured_queries if 'FROM "crm_activity"' in q["sql"]]
+    assert row_selects and not any('"crm_activity"."properties"' in sql for sql in row_selects)
+    detail = client.get(reverse("admin:crm_activity_change", args=[activity.pk]))
+    assert b"Old Course North" in detail.content
