@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Count
 
+from crm.events.catalog import CATALOG, PERSON
 from crm.models import Activity, ApiScope, Capability, CustomerProfile, Tag
 from crm.selectors import club_tiers, profile_active_queryset
 from crm.signals import profiles_changed_after_commit
@@ -20,6 +21,8 @@ from crm.signals import profiles_changed_after_commit
 # The access vocabulary other apps' edges name: the capability a page needs (`club_page(Capability.MARKET)`)
 # and the scope an endpoint needs (`write_scope = ApiScope.SEGMENTS_WRITE`).
 __all__ = [
+    "CATALOG",  # the event catalog: which activity types exist, for rules and prompts
+    "PERSON",
     "ApiScope",
     "Capability",
     "ProfileScores",

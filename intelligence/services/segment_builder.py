@@ -12,8 +12,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
-from crm.events.catalog import CATALOG, PERSON
-from crm.facade import club_membership_tiers, club_tag_names
+from crm.facade import CATALOG, PERSON, club_membership_tiers, club_tag_names
 from intelligence.llm import LlmBadOutput, TokenUsage, is_configured, llm_tool_call
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood, offline_segment_parse
 from marketing.errors import MarketingError

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from crm.models import Activity, ProfileTag
 from crm.selectors import profile_active_queryset
+from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import SegmentMember
 from marketing.services.rules.fields import FIELDS
 from marketing.services.rules.grammar import parse_date, rule_validate
@@ -68,8 +69,6 @@ class InvalidRule(ValueError):
 
     def as_marketing_error(self, message: str):
         """The refusal services raise: code invalid_rule, every problem with its path."""
-        from marketing.errors import MarketingError, MarketingErrorCode
-
         problems = [{"path": error.path, "message": error.message} for error in self.errors]
         return MarketingError(MarketingErrorCode.INVALID_RULE, message, {"errors": problems})
 
