@@ -28,6 +28,7 @@ last message a profile may get.
 import logging
 import zoneinfo
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -214,7 +215,7 @@ def sends_dispatch(
     batch_size: int | None = None,
     max_batches: int | None = None,
     client: MessagingClient | None = None,
-    now: datetime | None = None,
+    clock: Callable[[], datetime] = timezone.now,
 ) -> DispatchResult:
     """Send the source's due rows to Messaging, batch by batch, smallest profile id first; at most
     `max_batches` claimed batches (of all its channels), then `more_to_do` says whether due rows
@@ -226,32 +227,34 @@ def sends_dispatch(
     with the reason). A Messaging outage ends the run with the batch's rows pending again; a crash
     leaves them claimed until `MESSAGING_SEND_CLAIM_SECONDS` pass, then they are sent under the
     same keys. Inside quiet hours nothing is sent: the due rows are deferred to their end.
+
+    A run of many batches takes minutes, so `clock` is read afresh for each batch — its claim, its
+    rules (quiet hours that begin mid-run stop it) and its `sent_at` — never once for the run.
     """
     batch_size = min(batch_size or settings.MESSAGING_SEND_BATCH, 1000)
-    now = now or timezone.now()
     policy = _policy(club)
     progress = _Progress()
     claims = 0
     contents = MessageContent.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
     for content in contents.order_by("channel"):
-        due = _source_rows(club, source, content.channel).filter(_due(now))
-        if quiet_hours_end(club, policy, now) is not None:
-            progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
-            continue
+        rows = _source_rows(club, source, content.channel)
+
+        def claimable(rows=rows):
+            # skip_locked: rows another dispatcher is claiming this instant are theirs; wait for nobody.
+            return rows.filter(_due(clock())).select_for_update(skip_locked=True).values("id", "profile_id")
+
         client = client or MessagingClient.from_settings()
-        # skip_locked: rows another dispatcher is claiming this instant are theirs; wait for nobody.
-        claimable = due.select_for_update(skip_locked=True).values("id", "profile_id")
-        claim = partial(_claim, club, content, policy, now, progress)
+        claim = partial(_claim, club, content, policy, clock, progress)
         for claimed in batches_by_profile(claimable, batch_size, take=claim):
             claims += 1
             try:
-                _send_batch(club, content, [row["id"] for row in claimed], client, now, progress)
+                _send_batch(club, content, [row["id"] for row in claimed], client, clock, progress)
             except MessagingUnavailable as error:
                 logger.warning("%s (club %s): Messaging unavailable, resuming later: %s", source, club.pk, error)
                 return progress.result(unavailable=True, error=str(error))
             if claims == max_batches:
                 due_anywhere = MessageSend.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
-                return progress.result(more_to_do=due_anywhere.filter(_due(now)).exists())
+                return progress.result(more_to_do=due_anywhere.filter(_due(clock())).exists())
     return progress.result()
 
 
@@ -393,10 +396,16 @@ def _due(now) -> Q:
     return Q(status__in=OPEN_SEND_STATUSES, due_at__lte=now) & ~_claimed(now)
 
 
-def _claim(club, content: MessageContent, policy, now, progress: "_Progress", batch) -> list[dict]:
+def _claim(club, content: MessageContent, policy, clock, progress: "_Progress", batch) -> list[dict]:
     """Claim one batch of due rows (the sliced, skip-locked queryset `batch`) and re-check them,
     in one short transaction; returns the claimed rows, including those the rules just settled,
-    so the batching walks on past them."""
+    so the batching walks on past them. In quiet hours it claims nothing: the channel's due rows
+    are deferred to their end, and the run moves on."""
+    now = clock()
+    if quiet_hours_end(club, policy, now) is not None:
+        due = _source_rows(club, SendSource(content.source_kind, content.source_id), content.channel).filter(_due(now))
+        progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
+        return []
     with transaction.atomic():
         if policy is not None and policy.frequency_cap_messages is not None:
             # Two dispatchers of different sources must not both count the same room under the
@@ -412,7 +421,7 @@ def _claim(club, content: MessageContent, policy, now, progress: "_Progress", ba
     return claimed
 
 
-def _send_batch(club, content: MessageContent, ids: list[int], client: MessagingClient, now, progress) -> None:
+def _send_batch(club, content: MessageContent, ids: list[int], client: MessagingClient, clock, progress) -> None:
     rows = list(
         MessageSend.objects.for_club(club)
         .filter(pk__in=ids, status__in=OPEN_SEND_STATUSES)
@@ -461,7 +470,7 @@ def _send_batch(club, content: MessageContent, ids: list[int], client: Messaging
         progress.failed += _open_rows(club, ids).update(status=SendStatus.FAILED, error=str(error), claimed_until=None)
         logger.warning("a send batch of %s (club %s) was rejected: %s", content, club.pk, error)
         return
-    _record_outcomes(club, outcomes, keys, now, progress)
+    _record_outcomes(club, outcomes, keys, clock(), progress)
 
 
 def _record_outcomes(club, outcomes, keys: dict[str, int], now, progress) -> None:

@@ -165,15 +165,17 @@ def test_a_dispatcher_killed_before_recording_the_answer_is_resumed_without_doub
     enqueue(club_a, people)
     now = timezone.now()
     with pytest.raises(WorkerKilled):
-        sends_dispatch(club=club_a, source=SPRING, batch_size=3, client=DiesAfterSending.from_settings(), now=now)
+        sends_dispatch(
+            club=club_a, source=SPRING, batch_size=3, client=DiesAfterSending.from_settings(), clock=lambda: now
+        )
     assert set(statuses(club_a).values()) == {SendStatus.PENDING}
 
     # While its claim lasts, nobody else takes the rows the dead dispatcher had.
-    meanwhile = sends_dispatch(club=club_a, source=SPRING, batch_size=3, now=now + timedelta(seconds=1))
+    meanwhile = sends_dispatch(club=club_a, source=SPRING, batch_size=3, clock=lambda: now + timedelta(seconds=1))
     assert meanwhile.sent == 2  # the batch it never reached
 
     later = now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS + 1)
-    resumed = sends_dispatch(club=club_a, source=SPRING, batch_size=3, now=later)
+    resumed = sends_dispatch(club=club_a, source=SPRING, batch_size=3, clock=lambda: later)
     assert resumed.sent == 3
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(people)
