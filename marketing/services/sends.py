@@ -327,14 +327,18 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
 
 def _skip_conditions(club, rows, *, channel, policy, now):
     address = ADDRESS_FIELDS.get(channel)
-    suppressed = Suppression.objects.for_club(club).filter(channel=channel)
-    suppressed = suppressed.filter(
-        Q(profile=OuterRef("profile")) | (Q(address=OuterRef(address)) if address else Q(pk__in=[]))
-    )
+    suppressions = Suppression.objects.for_club(club).filter(channel=channel)
+    # One Exists per way a suppression can name the row, each an index lookup (the partial unique
+    # indexes on profile and on address); an OR inside one Exists scans the club's suppressions per
+    # row. A profile-only suppression stores address "": only non-empty addresses may match, or it
+    # would suppress every profile without one.
+    suppressed = Exists(suppressions.filter(profile=OuterRef("profile"), profile__isnull=False))
+    if address:
+        suppressed |= Exists(suppressions.filter(address=OuterRef(address)).exclude(address=""))
     yield SendSkipReason.ERASED, Q(profile__is_erased=True)
     yield SendSkipReason.MERGED, Q(profile__merged_into__isnull=False)
     yield SendSkipReason.NO_CONSENT, Q(**{f"profile__{channel}_opt_in": False})
-    yield SendSkipReason.SUPPRESSED, Exists(suppressed)
+    yield SendSkipReason.SUPPRESSED, suppressed
     if address:
         yield SendSkipReason.NO_ADDRESS, Q(**{address: ""})
     if policy is not None and policy.frequency_cap_messages is not None:

@@ -96,6 +96,15 @@ def test_a_suppression_added_after_enqueue_is_respected_at_dispatch(club_a, mess
     assert messages_to(messaging_simulator) == []
 
 
+def test_a_profile_suppression_does_not_suppress_everyone_without_an_address(club_a):
+    # A suppression of a profile alone stores no address: it must not match profiles that have none.
+    suppression_add(
+        club=club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=ReachableProfileFactory(club=club_a)
+    )
+    no_email = ReachableProfileFactory(club=club_a, primary_email="")
+    assert enqueue(club_a, [no_email]).skipped == {SendSkipReason.NO_ADDRESS: 1}
+
+
 def test_another_clubs_suppression_of_the_same_address_does_not_apply(club_a, club_b):
     person = ReachableProfileFactory(club=club_a, primary_email="shared@example.test")
     suppression_add(club=club_b, channel="email", reason=SuppressionReason.BOUNCED, address="shared@example.test")
