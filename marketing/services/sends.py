@@ -34,15 +34,17 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
+from crm.kernel.actor import Actor
 from crm.kernel.locks import advisory_xact_lock
-from crm.models import CustomerProfile
+from crm.models import AuditAction, CustomerProfile
+from crm.services.audit import audit_record
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
 from marketing.models import (
@@ -277,9 +279,20 @@ def send_sources_due_for_dispatch(*, now: datetime | None = None):
     )
 
 
-def suppression_add(*, club, channel: str, reason: str, profile=None, address: str = "", note: str = "") -> Suppression:
+def suppression_add(
+    *,
+    club,
+    actor: Actor,
+    channel: str,
+    reason: str,
+    profile=None,
+    address: str = "",
+    note: str = "",
+) -> list[Suppression]:
     """Stop sending on `channel` to the profile and/or the address (normalised like identifiers);
-    adding one that exists returns it. Rows already enqueued are skipped when they are claimed.
+    returns the suppressions that now stand for them, the profile's first. A profile and an
+    address are separate rows (the address stops whichever profile holds it later), each kept if
+    it exists; what is new is audited. Rows already enqueued are skipped when they are claimed.
     Raises MarketingError for a channel or reason staff got wrong, CrmError invalid_identifier for
     an address that isn't one, and CrmError not_found for another club's profile."""
     if channel not in SendChannel.values or reason not in SuppressionReason.values:
@@ -297,14 +310,40 @@ def suppression_add(*, club, channel: str, reason: str, profile=None, address: s
         raise MarketingError(
             MarketingErrorCode.INVALID_SUPPRESSION, "A suppression names a profile, an address, or both."
         )
-    existing = (
-        Suppression.objects.for_club(club)
-        .filter(channel=channel)
-        .filter(Q(profile=profile) if profile is not None else Q(address=address))
-    )
-    return existing.first() or Suppression.objects.create(
-        club=club, channel=channel, profile=profile, address=address, reason=reason, note=note
-    )
+    names = ([{"profile": profile}] if profile is not None else []) + ([{"address": address}] if address else [])
+    with transaction.atomic():
+        standing = [_suppression_upsert(club, channel=channel, reason=reason, note=note, **name) for name in names]
+        created = [suppression for suppression, is_new in standing if is_new]
+        if created:
+            audit_record(
+                club=club,
+                actor=actor,
+                action=AuditAction.SUPPRESSION_ADD,
+                target=created[0],
+                summary=f"Suppressed {channel} ({reason})" + (f" for profile #{profile.pk}" if profile else ""),
+                details={
+                    "channel": channel,
+                    "reason": reason,
+                    "profile_id": profile.pk if profile else None,
+                    "suppression_ids": [suppression.pk for suppression in created],
+                },
+            )
+    return list({suppression.pk: suppression for suppression, _ in standing}.values())
+
+
+def _suppression_upsert(club, *, channel: str, reason: str, note: str, **name) -> tuple[Suppression, bool]:
+    """The club's suppression on `channel` of exactly the profile or the address in `name`, and
+    whether it is new. An existing row is kept as it is (its first reason stands)."""
+    existing = Suppression.objects.for_club(club).filter(channel=channel, **name)
+    if found := existing.first():
+        return found, False
+    try:
+        # A savepoint: a concurrent add of the same suppression can win the insert, and the unique
+        # constraint says so; theirs is the row then.
+        with transaction.atomic():
+            return Suppression.objects.create(club=club, channel=channel, reason=reason, note=note, **name), True
+    except IntegrityError:
+        return existing.get(), False
 
 
 # --- the rules ------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ from django.db import connection
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode
-from crm.models import CustomerProfile
+from crm.kernel.actor import Actor
+from crm.models import AuditAction, AuditLog, CustomerProfile, Role
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import MessageSend, SendPolicy, SendSkipReason, SendStatus, Suppression, SuppressionReason
 from marketing.services.sends import SendSource, quiet_hours_end, sends_dispatch, sends_enqueue, suppression_add
+from tests.conftest import staff_in
 from tests.factories.sends import ReachableProfileFactory
 
+SYSTEM = Actor.system()
 SPRING = SendSource.campaign_run(1)
 AUTUMN = SendSource.campaign_run(2)
 BIRTHDAY = SendSource.journey_step(7)
@@ -42,6 +45,10 @@ def messages_to(simulator) -> list[str]:
 
 def update(club, profile, **fields) -> None:
     CustomerProfile.objects.for_club(club).filter(pk=profile.pk).update(**fields)
+
+
+def add(club, *, actor=SYSTEM, channel="email", reason=SuppressionReason.BOUNCED, **names) -> list[Suppression]:
+    return suppression_add(club=club, actor=actor, channel=channel, reason=reason, **names)
 
 
 # --- consent --------------------------------------------------------------------------------
@@ -76,21 +83,21 @@ def test_consent_withdrawn_after_enqueue_is_respected_at_dispatch(club_a, messag
 
 def test_a_suppressed_profile_is_skipped_on_that_channel_only(club_a):
     bounced = ReachableProfileFactory(club=club_a)
-    suppression_add(club=club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=bounced)
+    add(club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=bounced)
     assert enqueue(club_a, [bounced]).skipped == {SendSkipReason.SUPPRESSED: 1}
     assert enqueue(club_a, [bounced], source=AUTUMN, channel="sms").pending == 1
 
 
 def test_a_suppressed_address_stops_whichever_profile_holds_it(club_a):
     holder = ReachableProfileFactory(club=club_a, primary_email="gone@alpha.test")
-    suppression_add(club=club_a, channel="email", reason=SuppressionReason.COMPLAINED, address=" Gone@Alpha.test ")
+    add(club_a, channel="email", reason=SuppressionReason.COMPLAINED, address=" Gone@Alpha.test ")
     assert enqueue(club_a, [holder]).skipped == {SendSkipReason.SUPPRESSED: 1}
 
 
 def test_a_suppression_added_after_enqueue_is_respected_at_dispatch(club_a, messaging_simulator):
     person = ReachableProfileFactory(club=club_a, primary_phone="+27820000001")
     enqueue(club_a, [person], channel="sms")
-    suppression_add(club=club_a, channel="sms", reason=SuppressionReason.UNSUBSCRIBED, address="082 000 0001")
+    add(club_a, channel="sms", reason=SuppressionReason.UNSUBSCRIBED, address="082 000 0001")
     result = sends_dispatch(club=club_a, source=SPRING)
     assert result.skipped == {SendSkipReason.SUPPRESSED: 1}
     assert messages_to(messaging_simulator) == []
@@ -98,16 +105,15 @@ def test_a_suppression_added_after_enqueue_is_respected_at_dispatch(club_a, mess
 
 def test_a_profile_suppression_does_not_suppress_everyone_without_an_address(club_a):
     # A suppression of a profile alone stores no address: it must not match profiles that have none.
-    suppression_add(
-        club=club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=ReachableProfileFactory(club=club_a)
-    )
+    someone = ReachableProfileFactory(club=club_a)
+    add(club_a, channel="email", reason=SuppressionReason.BOUNCED, profile=someone)
     no_email = ReachableProfileFactory(club=club_a, primary_email="")
     assert enqueue(club_a, [no_email]).skipped == {SendSkipReason.NO_ADDRESS: 1}
 
 
 def test_another_clubs_suppression_of_the_same_address_does_not_apply(club_a, club_b):
     person = ReachableProfileFactory(club=club_a, primary_email="shared@example.test")
-    suppression_add(club=club_b, channel="email", reason=SuppressionReason.BOUNCED, address="shared@example.test")
+    add(club_b, channel="email", reason=SuppressionReason.BOUNCED, address="shared@example.test")
     assert enqueue(club_a, [person]).pending == 1
 
 
@@ -293,7 +299,7 @@ def test_two_sources_dispatched_at_once_never_exceed_the_cap(club_a, messaging_s
 def test_a_suppression_of_another_clubs_profile_answers_as_if_it_did_not_exist(club_a, club_b):
     theirs = ReachableProfileFactory(club=club_b)
     with pytest.raises(CrmError) as refused:
-        suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, profile=theirs)
+        add(club_a, channel="email", reason=SuppressionReason.MANUAL, profile=theirs)
     assert refused.value.code == CrmErrorCode.NOT_FOUND
     assert not Suppression.objects.unscoped_across_clubs().exists()
 
@@ -305,11 +311,79 @@ def test_a_suppression_of_another_clubs_profile_answers_as_if_it_did_not_exist(c
 )
 def test_a_suppression_staff_got_wrong_is_refused_with_a_marketing_error(club_a, channel, reason, address):
     with pytest.raises(MarketingError) as refused:
-        suppression_add(club=club_a, channel=channel, reason=reason, address=address)
+        add(club_a, channel=channel, reason=reason, address=address)
     assert refused.value.code == MarketingErrorCode.INVALID_SUPPRESSION
 
 
 def test_suppressing_the_same_address_twice_keeps_one_suppression(club_a):
-    first = suppression_add(club=club_a, channel="email", reason=SuppressionReason.BOUNCED, address="a@alpha.test")
-    again = suppression_add(club=club_a, channel="email", reason=SuppressionReason.MANUAL, address="A@alpha.test")
-    assert again.pk == first.pk
+    first = add(club_a, address="a@alpha.test")
+    again = add(club_a, reason=SuppressionReason.MANUAL, address="A@alpha.test")
+    assert again == first
+    assert Suppression.objects.for_club(club_a).count() == 1
+
+
+def test_naming_a_profile_and_an_already_suppressed_address_adds_the_profile_beside_it(club_a):
+    person = ReachableProfileFactory(club=club_a, primary_email="old@alpha.test")
+    (by_address,) = add(club_a, address="old@alpha.test")
+    both = add(club_a, reason=SuppressionReason.MANUAL, profile=person, address="old@alpha.test")
+    assert [(s.profile_id, s.address) for s in both] == [(person.pk, ""), (None, "old@alpha.test")]
+    assert both[1] == by_address
+    update(club_a, person, primary_email="new@alpha.test")
+    assert enqueue(club_a, [person]).skipped == {SendSkipReason.SUPPRESSED: 1}
+
+
+def test_naming_an_already_suppressed_profile_and_a_new_address_suppresses_the_address_too(club_a):
+    person = ReachableProfileFactory(club=club_a)
+    holder = ReachableProfileFactory(club=club_a, primary_email="shared@alpha.test")
+    add(club_a, profile=person)
+    add(club_a, profile=person, address="shared@alpha.test")
+    assert enqueue(club_a, [person, holder]).skipped == {SendSkipReason.SUPPRESSED: 2}
+
+
+def test_a_new_suppression_is_audited_with_who_added_it_and_an_existing_one_is_not(club_a):
+    staff = Actor.for_user(staff_in(club_a, Role.ADMIN), ip_address="203.0.113.9")
+    person = ReachableProfileFactory(club=club_a)
+    (suppression,) = add(club_a, actor=staff, reason=SuppressionReason.MANUAL, profile=person, note="asked by phone")
+    add(club_a, actor=staff, profile=person)
+    entry = AuditLog.objects.for_club(club_a).get(action=AuditAction.SUPPRESSION_ADD)
+    assert (entry.actor, entry.ip_address, entry.object_id) == (staff.user, "203.0.113.9", str(suppression.pk))
+    assert entry.details == {
+        "channel": "email",
+        "reason": "manual",
+        "profile_id": person.pk,
+        "suppression_ids": [suppression.pk],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the race needs concurrent writers; SQLite serialises them (BEGIN IMMEDIATE). CI runs this on PostgreSQL",
+)
+def test_two_staff_suppressing_one_address_at_once_get_the_same_suppression(club_a):
+    # Twenty rounds of two adds racing for one address: the check-then-insert window is short.
+    addresses = [f"race{n}@alpha.test" for n in range(20)]
+    barrier, errors, results = threading.Barrier(2), [], []
+
+    def suppress():
+        try:
+            for address in addresses:
+                barrier.wait()
+                results.append((address, add(club_a, address=address)))
+        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(error)
+            barrier.abort()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=suppress) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    answers = {address: set() for address in addresses}
+    for address, (suppression,) in results:
+        answers[address].add(suppression.pk)
+    assert all(len(pks) == 1 for pks in answers.values())
+    assert Suppression.objects.for_club(club_a).count() == 20
