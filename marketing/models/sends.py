@@ -101,6 +101,8 @@ class MessageSend(ClubScopedModel):
             models.Index(
                 fields=["club", "due_at"], name="message_send_open", condition=Q(status__in=OPEN_SEND_STATUSES)
             ),
+            # The ledger's admin list, newest first, a page at a time (no sort of the club's rows).
+            models.Index(fields=["club", "-created_at", "-id"], name="message_send_newest"),
         ]
 
     def __str__(self):
