@@ -12,9 +12,10 @@ Whether a row may go is decided here and only here, in SQL over the rows (never 
 profiles), both when it is enqueued and again when it is claimed, since consent, suppressions and
 erasure can change in between:
 
-- erased or merged-away profiles, no opt-in for the channel (the CRM's copy of Messaging's
-  consent, SPEC 1), a suppression of the profile or its address, or no address for the channel
-  → skipped, with the reason;
+- erased or merged-away profiles, a person the source already reached under a profile since
+  merged into this one, no opt-in for the channel (the CRM's copy of Messaging's consent, SPEC 1),
+  a suppression of the profile (or of one merged into it) or of its address, or no address for the
+  channel → skipped, with the reason;
 - the club's frequency cap: N messages per channel per rolling D days, counting what was sent from
   any source, and what other dispatchers have claimed and not yet answered for → skipped;
 - the club's quiet hours (its local time) → deferred until they end, then sent like any other.
@@ -26,12 +27,13 @@ last message a profile may get.
 """
 
 import logging
+import operator
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -100,7 +102,7 @@ class SendSource:
 class EnqueueResult:
     """Where the requested profiles' rows stand after an enqueue (a repeated enqueue reports the
     rows the first one wrote; `created` counts only the new ones). Another club's profile ids get
-    no row and are not counted."""
+    no row and are not counted; a merged-away id is counted as its survivor's row."""
 
     created: int = 0
     pending: int = 0
@@ -141,8 +143,9 @@ def sends_enqueue(
 
     The content (a Messaging template id with variables, or a subject and body) is stored once per
     source and channel; enqueueing more profiles later must pass the same content. Profiles of
-    another club are ignored; a profile already enqueued for this source keeps its row (and its
-    status). Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
+    another club are ignored; a merged-away profile stands for the survivor it was merged into; a
+    profile already enqueued for this source keeps its row (and its status).
+    Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
     Raises MarketingError for what a marketer's campaign or journey can get wrong (a channel that
     isn't one, no content, content other than what the source already sends) and ValueError for a
     source kind that isn't one, which only code builds (`SendSource.campaign_run`, `.journey_step`).
@@ -172,14 +175,14 @@ def sends_enqueue(
             f"This {source.kind.replace('_', ' ')} already sends other content on {channel}; "
             "a source's content is fixed once its first recipients are enqueued.",
         )
-    requested = sorted({int(profile_id) for profile_id in profile_ids})
+    # A merged-away id stands for its survivor, so one source reaches a merged person once.
+    requested = _live_profile_ids(club, profile_ids)
     created, standing = 0, Counter()
     for start in range(0, len(requested), ENQUEUE_CHUNK):
         chunk = requested[start : start + ENQUEUE_CHUNK]
         with transaction.atomic():
             rows = _source_rows(club, source, channel).filter(profile_id__in=chunk)
             before = rows.count()
-            ours = CustomerProfile.objects.for_club(club).filter(pk__in=chunk).values_list("pk", flat=True)
             MessageSend.objects.for_club(club).bulk_create(
                 [
                     MessageSend(
@@ -191,7 +194,7 @@ def sends_enqueue(
                         due_at=now,
                         created_at=now,
                     )
-                    for profile_id in ours
+                    for profile_id in chunk
                 ],
                 ignore_conflicts=True,  # enqueued before (a retried enqueue, or another worker)
             )
@@ -208,6 +211,25 @@ def sends_enqueue(
             for status in (SendStatus.PENDING, SendStatus.DEFERRED, SendStatus.SENT, SendStatus.FAILED)
         },
     )
+
+
+def _live_profile_ids(club, profile_ids) -> list[int]:
+    """The club's live profiles holding the people `profile_ids` name, ascending: a merged-away id
+    is followed to its survivor (one query per ENQUEUE_CHUNK ids per merge step), other clubs' ids
+    are dropped."""
+    live, seen, looking = set(), set(), {int(profile_id) for profile_id in profile_ids}
+    while looking:
+        seen |= looking
+        ids, looking = sorted(looking), set()
+        for start in range(0, len(ids), ENQUEUE_CHUNK):
+            found = CustomerProfile.objects.for_club(club).filter(pk__in=ids[start : start + ENQUEUE_CHUNK])
+            for profile_id, merged_into_id in found.values_list("pk", "merged_into_id"):
+                if merged_into_id is None:
+                    live.add(profile_id)
+                else:
+                    looking.add(merged_into_id)
+        looking -= seen
+    return sorted(live)
 
 
 def sends_dispatch(
@@ -364,6 +386,12 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
     return {name: count for name, count in outcome.items() if count}
 
 
+# A merge keeps the merged-away profile (and everything filed under its id: suppressions, rows
+# sent to it) and points it at the survivor; so what was done to a person is found under the row's
+# profile and under the profiles merged into it, followed two merges deep.
+SAME_PERSON = ("profile", "profile__merged_into", "profile__merged_into__merged_into")
+
+
 def _skip_conditions(club, rows, *, channel, policy, now):
     address = ADDRESS_FIELDS.get(channel)
     suppressions = Suppression.objects.for_club(club).filter(channel=channel)
@@ -371,37 +399,64 @@ def _skip_conditions(club, rows, *, channel, policy, now):
     # indexes on profile and on address); an OR inside one Exists scans the club's suppressions per
     # row. A profile-only suppression stores address "": only non-empty addresses may match, or it
     # would suppress every profile without one.
-    suppressed = Exists(suppressions.filter(profile=OuterRef("profile"), profile__isnull=False))
+    suppressed = _any_exists(suppressions.filter(profile__isnull=False), SAME_PERSON)
     if address:
         suppressed |= Exists(suppressions.filter(address=OuterRef(address)).exclude(address=""))
+    # This source already reached the person under a profile since merged into the row's.
+    reached = (
+        MessageSend.objects.for_club(club)
+        .filter(source_kind=OuterRef("source_kind"), source_id=OuterRef("source_id"), channel=channel)
+        .filter(Q(status=SendStatus.SENT) | _in_flight(now))
+    )
     yield SendSkipReason.ERASED, Q(profile__is_erased=True)
     yield SendSkipReason.MERGED, Q(profile__merged_into__isnull=False)
+    yield SendSkipReason.ALREADY_SENT, _any_exists(reached, SAME_PERSON[1:])
     yield SendSkipReason.NO_CONSENT, Q(**{f"profile__{channel}_opt_in": False})
     yield SendSkipReason.SUPPRESSED, suppressed
     if address:
         yield SendSkipReason.NO_ADDRESS, Q(**{address: ""})
     if policy is not None and policy.frequency_cap_messages is not None:
         # What counts against the cap: sent within the window from any source, and what other
-        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim).
+        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim),
+        # to the person under any of their ids. One count per id path, each an index lookup.
         counted = (
             MessageSend.objects.for_club(club)
-            .filter(profile=OuterRef("profile"), channel=channel)
+            .filter(channel=channel)
             .exclude(pk=OuterRef("pk"))
             .filter(
-                Q(status=SendStatus.SENT, sent_at__gt=now - timedelta(days=policy.frequency_cap_days))
-                | Q(status__in=OPEN_SEND_STATUSES, claimed_until__gt=now)
+                Q(status=SendStatus.SENT, sent_at__gt=now - timedelta(days=policy.frequency_cap_days)) | _in_flight(now)
             )
-            .order_by()
-            .values("profile")
-            .annotate(rows=Count("pk"))
-            .values("rows")
         )
+        counts = [
+            Coalesce(
+                Subquery(
+                    counted.filter(**{path: OuterRef("profile")})
+                    .order_by()
+                    .values("club")
+                    .annotate(rows=Count("pk"))
+                    .values("rows"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            )
+            for path in SAME_PERSON
+        ]
         at_cap = (
-            rows.annotate(counted=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+            rows.annotate(counted=reduce(operator.add, counts))
             .filter(counted__gte=policy.frequency_cap_messages)
             .values("pk")
         )
         yield SendSkipReason.FREQUENCY_CAP, Q(pk__in=at_cap)
+
+
+def _any_exists(queryset, paths) -> Q:
+    """Whether `queryset` has a row whose `path` is the outer row's profile, for any of `paths`."""
+    return reduce(operator.or_, (Exists(queryset.filter(**{path: OuterRef("profile")})) for path in paths))
+
+
+def _in_flight(now) -> Q:
+    """Rows a dispatcher has claimed and not yet heard back about."""
+    return Q(status__in=OPEN_SEND_STATUSES, claimed_until__gt=now)
 
 
 def quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:

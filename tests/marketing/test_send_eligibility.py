@@ -117,13 +117,58 @@ def test_another_clubs_suppression_of_the_same_address_does_not_apply(club_a, cl
     assert enqueue(club_a, [person]).pending == 1
 
 
-def test_erased_and_merged_away_profiles_are_skipped(club_a):
-    erased, merged, survivor = ReachableProfileFactory.create_batch(3, club=club_a)
-    update(club_a, erased, is_erased=True)
+def test_an_erased_profile_is_skipped(club_a):
+    erased = ReachableProfileFactory(club=club_a, is_erased=True)
+    assert enqueue(club_a, [erased]).skipped == {SendSkipReason.ERASED: 1}
+
+
+def test_a_merged_away_profile_enqueued_stands_for_its_survivor(club_a):
+    merged, survivor = ReachableProfileFactory.create_batch(2, club=club_a)
     update(club_a, merged, merged_into=survivor)
-    result = enqueue(club_a, [erased, merged, survivor])
-    assert result.skipped == {SendSkipReason.ERASED: 1, SendSkipReason.MERGED: 1}
-    assert result.pending == 1
+    result = enqueue(club_a, [merged, survivor])
+    assert (result.created, result.pending) == (1, 1)
+    assert row(club_a, survivor).status == SendStatus.PENDING
+    assert not MessageSend.objects.for_club(club_a).filter(profile=merged).exists()
+
+
+def test_a_profile_merged_twice_is_followed_to_the_last_survivor(club_a):
+    first, second, last = ReachableProfileFactory.create_batch(3, club=club_a)
+    update(club_a, first, merged_into=second)
+    update(club_a, second, merged_into=last)
+    assert enqueue(club_a, [first]).pending == 1
+    assert row(club_a, last).status == SendStatus.PENDING
+
+
+def test_a_row_whose_profile_is_merged_away_after_enqueue_is_skipped_as_merged(club_a, messaging_simulator):
+    merged, survivor = ReachableProfileFactory.create_batch(2, club=club_a)
+    enqueue(club_a, [merged])
+    update(club_a, merged, merged_into=survivor)
+    assert sends_dispatch(club=club_a, source=SPRING).skipped == {SendSkipReason.MERGED: 1}
+    assert messages_to(messaging_simulator) == []
+
+
+def test_a_suppression_of_a_merged_away_profile_still_stops_the_person(club_a):
+    merged, survivor = ReachableProfileFactory.create_batch(2, club=club_a)
+    add(club_a, profile=merged)
+    update(club_a, merged, merged_into=survivor)
+    assert enqueue(club_a, [survivor]).skipped == {SendSkipReason.SUPPRESSED: 1}
+
+
+def test_a_suppression_two_merges_back_still_stops_the_person(club_a):
+    first, second, last = ReachableProfileFactory.create_batch(3, club=club_a)
+    add(club_a, profile=first)
+    update(club_a, first, merged_into=second)
+    update(club_a, second, merged_into=last)
+    assert enqueue(club_a, [last]).skipped == {SendSkipReason.SUPPRESSED: 1}
+
+
+def test_a_source_that_reached_a_merged_away_profile_does_not_reach_its_survivor_again(club_a, messaging_simulator):
+    merged, survivor = ReachableProfileFactory.create_batch(2, club=club_a)
+    enqueue(club_a, [merged])
+    sends_dispatch(club=club_a, source=SPRING)
+    update(club_a, merged, merged_into=survivor)
+    assert enqueue(club_a, [survivor]).skipped == {SendSkipReason.ALREADY_SENT: 1}
+    assert messages_to(messaging_simulator) == [str(merged.pk)]
 
 
 def test_a_profile_erased_after_enqueue_is_not_sent(club_a, messaging_simulator):
@@ -180,6 +225,14 @@ def test_two_sources_enqueued_together_send_only_what_the_cap_allows(club_a, one
     second = sends_dispatch(club=club_a, source=AUTUMN)
     assert (second.sent, second.skipped) == (0, {SendSkipReason.FREQUENCY_CAP: 3})
     assert len(messages_to(messaging_simulator)) == 3
+
+
+def test_the_cap_counts_what_was_sent_to_a_profile_since_merged_into_this_one(club_a, one_a_week, messaging_simulator):
+    merged, survivor = ReachableProfileFactory.create_batch(2, club=club_a)
+    enqueue(club_a, [merged])
+    sends_dispatch(club=club_a, source=SPRING)
+    update(club_a, merged, merged_into=survivor)
+    assert enqueue(club_a, [survivor], source=AUTUMN).skipped == {SendSkipReason.FREQUENCY_CAP: 1}
 
 
 def test_a_cap_of_two_lets_the_second_message_through_and_stops_the_third(club_a, messaging_simulator):
