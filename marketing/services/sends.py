@@ -377,6 +377,14 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
     open_rows = rows.filter(status__in=OPEN_SEND_STATUSES)
     outcome = {}
     for reason, condition in _skip_conditions(club, open_rows, channel=channel, policy=policy, now=now):
+        if reason != SendSkipReason.ERASED:
+            # A row already sent at least once may be in Messaging: its answer was lost (a timeout
+            # after Messaging applied the batch, a worker killed mid-call). Skipping it now could
+            # mark "skipped" a message that was delivered. It was cleared by every rule when it was
+            # first claimed, so it goes again under its key, and Messaging answers `duplicate` if
+            # it had it. Only erasure still stops it: an erased person gets nothing more, and their
+            # details are gone anyway.
+            condition &= Q(attempts=0)
         outcome[reason] = open_rows.filter(condition).update(
             status=SendStatus.SKIPPED, skip_reason=reason, claimed_until=None
         )
@@ -416,8 +424,9 @@ def _skip_conditions(club, rows, *, channel, policy, now):
     if address:
         yield SendSkipReason.NO_ADDRESS, Q(**{address: ""})
     if policy is not None and policy.frequency_cap_messages is not None:
-        # What counts against the cap: sent within the window from any source, and what other
-        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim),
+        # What counts against the cap: sent within the window from any source, what other
+        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim)
+        # and what was sent but never answered for (Messaging may have delivered it),
         # to the person under any of their ids. One count per id path, each an index lookup.
         counted = (
             MessageSend.objects.for_club(club)
@@ -455,8 +464,9 @@ def _any_exists(queryset, paths) -> Q:
 
 
 def _in_flight(now) -> Q:
-    """Rows a dispatcher has claimed and not yet heard back about."""
-    return Q(status__in=OPEN_SEND_STATUSES, claimed_until__gt=now)
+    """Rows a dispatcher has claimed and not yet heard back about, and rows sent before whose
+    answer never came (Messaging may have them: see `_apply_rules`)."""
+    return Q(status__in=OPEN_SEND_STATUSES) & (Q(claimed_until__gt=now) | Q(attempts__gt=0))
 
 
 def quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:
@@ -511,11 +521,11 @@ def _claim(club, content: MessageContent, policy, clock, progress: "_Progress", 
             advisory_xact_lock("message-send-cap", [f"{club.pk}:{content.channel}"])
         claimed = list(batch)
         ids = [row["id"] for row in claimed]
-        MessageSend.objects.for_club(club).filter(pk__in=ids).update(
+        # The rules first, while `attempts` still says whether a row may already be in Messaging.
+        progress.add(_apply_rules(club, _open_rows(club, ids), channel=content.channel, policy=policy, now=now))
+        _open_rows(club, ids).update(
             claimed_until=now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS), attempts=F("attempts") + 1
         )
-        rows = MessageSend.objects.for_club(club).filter(pk__in=ids)
-        progress.add(_apply_rules(club, rows, channel=content.channel, policy=policy, now=now))
     return claimed
 
 

@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Role
+from crm.models import CustomerProfile, Role
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient
-from marketing.models import MessageSend, SendStatus
+from marketing.models import MessageSend, SendPolicy, SendStatus
 from marketing.services.sends import SendSource, sends_dispatch, sends_enqueue
 from tests.factories.sends import ReachableProfileFactory
 
@@ -179,6 +179,30 @@ def test_a_dispatcher_killed_before_recording_the_answer_is_resumed_without_doub
     assert resumed.sent == 3
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(people)
+
+
+def test_a_row_messaging_may_have_sent_is_sent_again_under_its_key_not_skipped_by_a_later_change(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    assert sends_dispatch(club=club_a, source=SPRING).unavailable  # applied, but no answer came
+    CustomerProfile.objects.for_club(club_a).filter(pk=people[0].pk).update(email_opt_in=False)
+
+    again = sends_dispatch(club=club_a, source=SPRING)
+    # Messaging has it: the ledger says sent, as Messaging does, not "skipped: no consent".
+    assert (again.sent, again.skipped) == (1, {})
+    assert rows(club_a).get().status == SendStatus.SENT
+    assert messages_to(messaging_simulator) == ids(people[:1])
+
+
+def test_a_message_messaging_may_have_sent_counts_against_the_cap(club_a, people, messaging_simulator):
+    SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    assert sends_dispatch(club=club_a, source=SPRING).unavailable
+    autumn = enqueue(club_a, people[:1], source=SendSource.campaign_run(2))
+    assert autumn.skipped == {"frequency_cap": 1}
 
 
 def test_a_batch_messaging_rejects_fails_its_rows_with_the_reason(club_a, people, messaging_simulator):
