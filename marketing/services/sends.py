@@ -200,7 +200,7 @@ def sends_enqueue(
             )
             created += rows.count() - before
             # A row a dispatcher has claimed is that dispatcher's to settle.
-            _apply_rules(club, rows.filter(~_claimed(now)), channel=channel, policy=policy, now=now)
+            _apply_rules(club, rows.filter(~_claimed(now)), source=source, channel=channel, policy=policy, now=now)
             for row in rows.values("status", "skip_reason").annotate(rows=Count("pk")).order_by():
                 standing[(row["status"], row["skip_reason"])] += row["rows"]
     return EnqueueResult(
@@ -371,12 +371,15 @@ def _suppression_upsert(club, *, channel: str, reason: str, note: str, **name) -
 # --- the rules ------------------------------------------------------------------------------
 
 
-def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: datetime) -> dict[str, int]:
-    """Skip the open rows among `rows` that may not go, then defer the rest if it is quiet hours.
+def _apply_rules(
+    club, rows, *, source: SendSource, channel: str, policy: SendPolicy | None, now: datetime
+) -> dict[str, int]:
+    """Skip the open rows among `rows` (the source's, on `channel`) that may not go, then defer the
+    rest if it is quiet hours.
     One UPDATE per rule, first reason wins; returns {reason or "deferred": rows}."""
     open_rows = rows.filter(status__in=OPEN_SEND_STATUSES)
     outcome = {}
-    for reason, condition in _skip_conditions(club, open_rows, channel=channel, policy=policy, now=now):
+    for reason, condition in _skip_conditions(club, open_rows, source=source, channel=channel, policy=policy, now=now):
         if reason != SendSkipReason.ERASED:
             # A row already sent at least once may be in Messaging: its answer was lost (a timeout
             # after Messaging applied the batch, a worker killed mid-call). Skipping it now could
@@ -400,7 +403,7 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
 SAME_PERSON = ("profile", "profile__merged_into", "profile__merged_into__merged_into")
 
 
-def _skip_conditions(club, rows, *, channel, policy, now):
+def _skip_conditions(club, rows, *, source, channel, policy, now):
     address = ADDRESS_FIELDS.get(channel)
     suppressions = Suppression.objects.for_club(club).filter(channel=channel)
     # One Exists per way a suppression can name the row, each an index lookup (the partial unique
@@ -411,11 +414,7 @@ def _skip_conditions(club, rows, *, channel, policy, now):
     if address:
         suppressed |= Exists(suppressions.filter(address=OuterRef(address)).exclude(address=""))
     # This source already reached the person under a profile since merged into the row's.
-    reached = (
-        MessageSend.objects.for_club(club)
-        .filter(source_kind=OuterRef("source_kind"), source_id=OuterRef("source_id"), channel=channel)
-        .filter(Q(status=SendStatus.SENT) | _in_flight(now))
-    )
+    reached = _source_rows(club, source, channel).filter(Q(status=SendStatus.SENT) | _in_flight(now))
     yield SendSkipReason.ERASED, Q(profile__is_erased=True)
     yield SendSkipReason.MERGED, Q(profile__merged_into__isnull=False)
     yield SendSkipReason.ALREADY_SENT, _any_exists(reached, SAME_PERSON[1:])
@@ -510,9 +509,10 @@ def _claim(club, content: MessageContent, policy, clock, progress: "_Progress", 
     so the batching walks on past them. In quiet hours it claims nothing: the channel's due rows
     are deferred to their end, and the run moves on."""
     now = clock()
+    source = SendSource(content.source_kind, content.source_id)
     if quiet_hours_end(club, policy, now) is not None:
-        due = _source_rows(club, SendSource(content.source_kind, content.source_id), content.channel).filter(_due(now))
-        progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
+        due = _source_rows(club, source, content.channel).filter(_due(now))
+        progress.add(_apply_rules(club, due, source=source, channel=content.channel, policy=policy, now=now))
         return []
     with transaction.atomic():
         if policy is not None and policy.frequency_cap_messages is not None:
@@ -522,7 +522,10 @@ def _claim(club, content: MessageContent, policy, clock, progress: "_Progress", 
         claimed = list(batch)
         ids = [row["id"] for row in claimed]
         # The rules first, while `attempts` still says whether a row may already be in Messaging.
-        progress.add(_apply_rules(club, _open_rows(club, ids), channel=content.channel, policy=policy, now=now))
+        settled = _apply_rules(
+            club, _open_rows(club, ids), source=source, channel=content.channel, policy=policy, now=now
+        )
+        progress.add(settled)
         _open_rows(club, ids).update(
             claimed_until=now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS), attempts=F("attempts") + 1
         )
