@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     SEGMENT_DELETE = "segment.delete", "Deleted a segment"
     SEGMENT_MEMBERS_ADD = "segment.members_add", "Added profiles to a segment"
     SEGMENT_MEMBERS_REMOVE = "segment.members_remove", "Removed profiles from a segment"
+    SUPPRESSION_ADD = "suppression.add", "Added a suppression"
 
 
 class AuditLog(models.Model):

@@ -35,6 +35,7 @@ OPEN_SEND_STATUSES = (SendStatus.PENDING, SendStatus.DEFERRED)
 class SendSkipReason(models.TextChoices):
     ERASED = "erased", "Profile erased"
     MERGED = "merged", "Profile merged into another"
+    ALREADY_SENT = "already_sent", "Already sent under a profile since merged into this one"
     NO_CONSENT = "no_consent", "No consent for the channel"
     SUPPRESSED = "suppressed", "Suppressed"
     NO_ADDRESS = "no_address", "No address for the channel"
@@ -101,6 +102,8 @@ class MessageSend(ClubScopedModel):
             models.Index(
                 fields=["club", "due_at"], name="message_send_open", condition=Q(status__in=OPEN_SEND_STATUSES)
             ),
+            # The ledger's admin list, newest first, a page at a time (no sort of the club's rows).
+            models.Index(fields=["club", "-created_at", "-id"], name="message_send_newest"),
         ]
 
     def __str__(self):
@@ -166,9 +169,7 @@ class Suppression(ClubScopedModel):
     profile = models.ForeignKey(
         "crm.CustomerProfile", on_delete=models.CASCADE, related_name="+", null=True, blank=True, db_index=False
     )
-    address = models.CharField(
-        max_length=254, blank=True, help_text="Normalised email (lower-case) or phone (E.164)."
-    )
+    address = models.CharField(max_length=254, blank=True, help_text="Normalised email (lower-case) or phone (E.164).")
     reason = models.CharField(max_length=12, choices=SuppressionReason.choices)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

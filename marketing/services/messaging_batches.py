@@ -22,11 +22,14 @@ from crm.models import ProfileIdentifier
 
 def batches_by_profile(rows, batch_size: int, *, take: Callable | None = None) -> Iterator[list[dict]]:
     """Batches of value rows (each with a `profile_id`) in profile order, each read after the last
-    one's profile. `take` turns each batch's sliced queryset into its rows (default `list`); the
-    send ledger passes one that claims them in a short transaction."""
+    one's profile. `rows` is a queryset, or a callable returning one afresh for each batch (the send
+    ledger's due rows depend on the time each batch is read at). `take` turns each batch's sliced
+    queryset into its rows (default `list`); the send ledger passes one that claims them in a short
+    transaction."""
     take = take or list
     after = 0
-    while batch := take(rows.filter(profile_id__gt=after).order_by("profile_id")[:batch_size]):
+    current = rows if callable(rows) else lambda: rows
+    while batch := take(current().filter(profile_id__gt=after).order_by("profile_id")[:batch_size]):
         yield batch
         after = batch[-1]["profile_id"]
 

@@ -12,9 +12,10 @@ Whether a row may go is decided here and only here, in SQL over the rows (never 
 profiles), both when it is enqueued and again when it is claimed, since consent, suppressions and
 erasure can change in between:
 
-- erased or merged-away profiles, no opt-in for the channel (the CRM's copy of Messaging's
-  consent, SPEC 1), a suppression of the profile or its address, or no address for the channel
-  → skipped, with the reason;
+- erased or merged-away profiles, a person the source already reached under a profile since
+  merged into this one, no opt-in for the channel (the CRM's copy of Messaging's consent, SPEC 1),
+  a suppression of the profile (or of one merged into it) or of its address, or no address for the
+  channel → skipped, with the reason;
 - the club's frequency cap: N messages per channel per rolling D days, counting what was sent from
   any source, and what other dispatchers have claimed and not yet answered for → skipped;
 - the club's quiet hours (its local time) → deferred until they end, then sent like any other.
@@ -26,22 +27,26 @@ last message a profile may get.
 """
 
 import logging
+import operator
 import zoneinfo
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
+from crm.kernel.actor import Actor
 from crm.kernel.locks import advisory_xact_lock
-from crm.models import CustomerProfile
+from crm.models import AuditAction, CustomerProfile
+from crm.services.audit import audit_record
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
 from marketing.models import (
@@ -97,7 +102,7 @@ class SendSource:
 class EnqueueResult:
     """Where the requested profiles' rows stand after an enqueue (a repeated enqueue reports the
     rows the first one wrote; `created` counts only the new ones). Another club's profile ids get
-    no row and are not counted."""
+    no row and are not counted; a merged-away id is counted as its survivor's row."""
 
     created: int = 0
     pending: int = 0
@@ -138,8 +143,9 @@ def sends_enqueue(
 
     The content (a Messaging template id with variables, or a subject and body) is stored once per
     source and channel; enqueueing more profiles later must pass the same content. Profiles of
-    another club are ignored; a profile already enqueued for this source keeps its row (and its
-    status). Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
+    another club are ignored; a merged-away profile stands for the survivor it was merged into; a
+    profile already enqueued for this source keeps its row (and its status).
+    Side effects: writes `MessageContent` and `MessageSend` rows; sends nothing.
     Raises MarketingError for what a marketer's campaign or journey can get wrong (a channel that
     isn't one, no content, content other than what the source already sends) and ValueError for a
     source kind that isn't one, which only code builds (`SendSource.campaign_run`, `.journey_step`).
@@ -169,14 +175,14 @@ def sends_enqueue(
             f"This {source.kind.replace('_', ' ')} already sends other content on {channel}; "
             "a source's content is fixed once its first recipients are enqueued.",
         )
-    requested = sorted({int(profile_id) for profile_id in profile_ids})
+    # A merged-away id stands for its survivor, so one source reaches a merged person once.
+    requested = _live_profile_ids(club, profile_ids)
     created, standing = 0, Counter()
     for start in range(0, len(requested), ENQUEUE_CHUNK):
         chunk = requested[start : start + ENQUEUE_CHUNK]
         with transaction.atomic():
             rows = _source_rows(club, source, channel).filter(profile_id__in=chunk)
             before = rows.count()
-            ours = CustomerProfile.objects.for_club(club).filter(pk__in=chunk).values_list("pk", flat=True)
             MessageSend.objects.for_club(club).bulk_create(
                 [
                     MessageSend(
@@ -188,13 +194,13 @@ def sends_enqueue(
                         due_at=now,
                         created_at=now,
                     )
-                    for profile_id in ours
+                    for profile_id in chunk
                 ],
                 ignore_conflicts=True,  # enqueued before (a retried enqueue, or another worker)
             )
             created += rows.count() - before
             # A row a dispatcher has claimed is that dispatcher's to settle.
-            _apply_rules(club, rows.filter(~_claimed(now)), channel=channel, policy=policy, now=now)
+            _apply_rules(club, rows.filter(~_claimed(now)), source=source, channel=channel, policy=policy, now=now)
             for row in rows.values("status", "skip_reason").annotate(rows=Count("pk")).order_by():
                 standing[(row["status"], row["skip_reason"])] += row["rows"]
     return EnqueueResult(
@@ -207,6 +213,25 @@ def sends_enqueue(
     )
 
 
+def _live_profile_ids(club, profile_ids) -> list[int]:
+    """The club's live profiles holding the people `profile_ids` name, ascending: a merged-away id
+    is followed to its survivor (one query per ENQUEUE_CHUNK ids per merge step), other clubs' ids
+    are dropped."""
+    live, seen, looking = set(), set(), {int(profile_id) for profile_id in profile_ids}
+    while looking:
+        seen |= looking
+        ids, looking = sorted(looking), set()
+        for start in range(0, len(ids), ENQUEUE_CHUNK):
+            found = CustomerProfile.objects.for_club(club).filter(pk__in=ids[start : start + ENQUEUE_CHUNK])
+            for profile_id, merged_into_id in found.values_list("pk", "merged_into_id"):
+                if merged_into_id is None:
+                    live.add(profile_id)
+                else:
+                    looking.add(merged_into_id)
+        looking -= seen
+    return sorted(live)
+
+
 def sends_dispatch(
     *,
     club,
@@ -214,7 +239,7 @@ def sends_dispatch(
     batch_size: int | None = None,
     max_batches: int | None = None,
     client: MessagingClient | None = None,
-    now: datetime | None = None,
+    clock: Callable[[], datetime] = timezone.now,
 ) -> DispatchResult:
     """Send the source's due rows to Messaging, batch by batch, smallest profile id first; at most
     `max_batches` claimed batches (of all its channels), then `more_to_do` says whether due rows
@@ -226,32 +251,34 @@ def sends_dispatch(
     with the reason). A Messaging outage ends the run with the batch's rows pending again; a crash
     leaves them claimed until `MESSAGING_SEND_CLAIM_SECONDS` pass, then they are sent under the
     same keys. Inside quiet hours nothing is sent: the due rows are deferred to their end.
+
+    A run of many batches takes minutes, so `clock` is read afresh for each batch — its claim, its
+    rules (quiet hours that begin mid-run stop it) and its `sent_at` — never once for the run.
     """
     batch_size = min(batch_size or settings.MESSAGING_SEND_BATCH, 1000)
-    now = now or timezone.now()
     policy = _policy(club)
     progress = _Progress()
     claims = 0
     contents = MessageContent.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
     for content in contents.order_by("channel"):
-        due = _source_rows(club, source, content.channel).filter(_due(now))
-        if quiet_hours_end(club, policy, now) is not None:
-            progress.add(_apply_rules(club, due, channel=content.channel, policy=policy, now=now))
-            continue
+        rows = _source_rows(club, source, content.channel)
+
+        def claimable(rows=rows):
+            # skip_locked: rows another dispatcher is claiming this instant are theirs; wait for nobody.
+            return rows.filter(_due(clock())).select_for_update(skip_locked=True).values("id", "profile_id")
+
         client = client or MessagingClient.from_settings()
-        # skip_locked: rows another dispatcher is claiming this instant are theirs; wait for nobody.
-        claimable = due.select_for_update(skip_locked=True).values("id", "profile_id")
-        claim = partial(_claim, club, content, policy, now, progress)
+        claim = partial(_claim, club, content, policy, clock, progress)
         for claimed in batches_by_profile(claimable, batch_size, take=claim):
             claims += 1
             try:
-                _send_batch(club, content, [row["id"] for row in claimed], client, now, progress)
+                _send_batch(club, content, [row["id"] for row in claimed], client, clock, progress)
             except MessagingUnavailable as error:
                 logger.warning("%s (club %s): Messaging unavailable, resuming later: %s", source, club.pk, error)
                 return progress.result(unavailable=True, error=str(error))
             if claims == max_batches:
                 due_anywhere = MessageSend.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
-                return progress.result(more_to_do=due_anywhere.filter(_due(now)).exists())
+                return progress.result(more_to_do=due_anywhere.filter(_due(clock())).exists())
     return progress.result()
 
 
@@ -274,9 +301,20 @@ def send_sources_due_for_dispatch(*, now: datetime | None = None):
     )
 
 
-def suppression_add(*, club, channel: str, reason: str, profile=None, address: str = "", note: str = "") -> Suppression:
+def suppression_add(
+    *,
+    club,
+    actor: Actor,
+    channel: str,
+    reason: str,
+    profile=None,
+    address: str = "",
+    note: str = "",
+) -> list[Suppression]:
     """Stop sending on `channel` to the profile and/or the address (normalised like identifiers);
-    adding one that exists returns it. Rows already enqueued are skipped when they are claimed.
+    returns the suppressions that now stand for them, the profile's first. A profile and an
+    address are separate rows (the address stops whichever profile holds it later), each kept if
+    it exists; what is new is audited. Rows already enqueued are skipped when they are claimed.
     Raises MarketingError for a channel or reason staff got wrong, CrmError invalid_identifier for
     an address that isn't one, and CrmError not_found for another club's profile."""
     if channel not in SendChannel.values or reason not in SuppressionReason.values:
@@ -294,25 +332,62 @@ def suppression_add(*, club, channel: str, reason: str, profile=None, address: s
         raise MarketingError(
             MarketingErrorCode.INVALID_SUPPRESSION, "A suppression names a profile, an address, or both."
         )
-    existing = (
-        Suppression.objects.for_club(club)
-        .filter(channel=channel)
-        .filter(Q(profile=profile) if profile is not None else Q(address=address))
-    )
-    return existing.first() or Suppression.objects.create(
-        club=club, channel=channel, profile=profile, address=address, reason=reason, note=note
-    )
+    names = ([{"profile": profile}] if profile is not None else []) + ([{"address": address}] if address else [])
+    with transaction.atomic():
+        standing = [_suppression_upsert(club, channel=channel, reason=reason, note=note, **name) for name in names]
+        created = [suppression for suppression, is_new in standing if is_new]
+        if created:
+            audit_record(
+                club=club,
+                actor=actor,
+                action=AuditAction.SUPPRESSION_ADD,
+                target=created[0],
+                summary=f"Suppressed {channel} ({reason})" + (f" for profile #{profile.pk}" if profile else ""),
+                details={
+                    "channel": channel,
+                    "reason": reason,
+                    "profile_id": profile.pk if profile else None,
+                    "suppression_ids": [suppression.pk for suppression in created],
+                },
+            )
+    return list({suppression.pk: suppression for suppression, _ in standing}.values())
+
+
+def _suppression_upsert(club, *, channel: str, reason: str, note: str, **name) -> tuple[Suppression, bool]:
+    """The club's suppression on `channel` of exactly the profile or the address in `name`, and
+    whether it is new. An existing row is kept as it is (its first reason stands)."""
+    existing = Suppression.objects.for_club(club).filter(channel=channel, **name)
+    if found := existing.first():
+        return found, False
+    try:
+        # A savepoint: a concurrent add of the same suppression can win the insert, and the unique
+        # constraint says so; theirs is the row then.
+        with transaction.atomic():
+            return Suppression.objects.create(club=club, channel=channel, reason=reason, note=note, **name), True
+    except IntegrityError:
+        return existing.get(), False
 
 
 # --- the rules ------------------------------------------------------------------------------
 
 
-def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: datetime) -> dict[str, int]:
-    """Skip the open rows among `rows` that may not go, then defer the rest if it is quiet hours.
+def _apply_rules(
+    club, rows, *, source: SendSource, channel: str, policy: SendPolicy | None, now: datetime
+) -> dict[str, int]:
+    """Skip the open rows among `rows` (the source's, on `channel`) that may not go, then defer the
+    rest if it is quiet hours.
     One UPDATE per rule, first reason wins; returns {reason or "deferred": rows}."""
     open_rows = rows.filter(status__in=OPEN_SEND_STATUSES)
     outcome = {}
-    for reason, condition in _skip_conditions(club, open_rows, channel=channel, policy=policy, now=now):
+    for reason, condition in _skip_conditions(club, open_rows, source=source, channel=channel, policy=policy, now=now):
+        if reason != SendSkipReason.ERASED:
+            # A row already sent at least once may be in Messaging: its answer was lost (a timeout
+            # after Messaging applied the batch, a worker killed mid-call). Skipping it now could
+            # mark "skipped" a message that was delivered. It was cleared by every rule when it was
+            # first claimed, so it goes again under its key, and Messaging answers `duplicate` if
+            # it had it. Only erasure still stops it: an erased person gets nothing more, and their
+            # details are gone anyway.
+            condition &= Q(attempts=0)
         outcome[reason] = open_rows.filter(condition).update(
             status=SendStatus.SKIPPED, skip_reason=reason, claimed_until=None
         )
@@ -322,40 +397,75 @@ def _apply_rules(club, rows, *, channel: str, policy: SendPolicy | None, now: da
     return {name: count for name, count in outcome.items() if count}
 
 
-def _skip_conditions(club, rows, *, channel, policy, now):
+# A merge keeps the merged-away profile (and everything filed under its id: suppressions, rows
+# sent to it) and points it at the survivor; so what was done to a person is found under the row's
+# profile and under the profiles merged into it, followed two merges deep.
+SAME_PERSON = ("profile", "profile__merged_into", "profile__merged_into__merged_into")
+
+
+def _skip_conditions(club, rows, *, source, channel, policy, now):
     address = ADDRESS_FIELDS.get(channel)
-    suppressed = Suppression.objects.for_club(club).filter(channel=channel)
-    suppressed = suppressed.filter(
-        Q(profile=OuterRef("profile")) | (Q(address=OuterRef(address)) if address else Q(pk__in=[]))
-    )
+    suppressions = Suppression.objects.for_club(club).filter(channel=channel)
+    # One Exists per way a suppression can name the row, each an index lookup (the partial unique
+    # indexes on profile and on address); an OR inside one Exists scans the club's suppressions per
+    # row. A profile-only suppression stores address "": only non-empty addresses may match, or it
+    # would suppress every profile without one.
+    suppressed = _any_exists(suppressions.filter(profile__isnull=False), SAME_PERSON)
+    if address:
+        suppressed |= Exists(suppressions.filter(address=OuterRef(address)).exclude(address=""))
+    # This source already reached the person under a profile since merged into the row's.
+    reached = _source_rows(club, source, channel).filter(Q(status=SendStatus.SENT) | _in_flight(now))
     yield SendSkipReason.ERASED, Q(profile__is_erased=True)
     yield SendSkipReason.MERGED, Q(profile__merged_into__isnull=False)
+    yield SendSkipReason.ALREADY_SENT, _any_exists(reached, SAME_PERSON[1:])
     yield SendSkipReason.NO_CONSENT, Q(**{f"profile__{channel}_opt_in": False})
-    yield SendSkipReason.SUPPRESSED, Exists(suppressed)
+    yield SendSkipReason.SUPPRESSED, suppressed
     if address:
         yield SendSkipReason.NO_ADDRESS, Q(**{address: ""})
     if policy is not None and policy.frequency_cap_messages is not None:
-        # What counts against the cap: sent within the window from any source, and what other
-        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim).
+        # What counts against the cap: sent within the window from any source, what other
+        # dispatchers have claimed but not yet heard back about (see the advisory lock in _claim)
+        # and what was sent but never answered for (Messaging may have delivered it),
+        # to the person under any of their ids. One count per id path, each an index lookup.
         counted = (
             MessageSend.objects.for_club(club)
-            .filter(profile=OuterRef("profile"), channel=channel)
+            .filter(channel=channel)
             .exclude(pk=OuterRef("pk"))
             .filter(
-                Q(status=SendStatus.SENT, sent_at__gt=now - timedelta(days=policy.frequency_cap_days))
-                | Q(status__in=OPEN_SEND_STATUSES, claimed_until__gt=now)
+                Q(status=SendStatus.SENT, sent_at__gt=now - timedelta(days=policy.frequency_cap_days)) | _in_flight(now)
             )
-            .order_by()
-            .values("profile")
-            .annotate(rows=Count("pk"))
-            .values("rows")
         )
+        counts = [
+            Coalesce(
+                Subquery(
+                    counted.filter(**{path: OuterRef("profile")})
+                    .order_by()
+                    .values("club")
+                    .annotate(rows=Count("pk"))
+                    .values("rows"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            )
+            for path in SAME_PERSON
+        ]
         at_cap = (
-            rows.annotate(counted=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)))
+            rows.annotate(counted=reduce(operator.add, counts))
             .filter(counted__gte=policy.frequency_cap_messages)
             .values("pk")
         )
         yield SendSkipReason.FREQUENCY_CAP, Q(pk__in=at_cap)
+
+
+def _any_exists(queryset, paths) -> Q:
+    """Whether `queryset` has a row whose `path` is the outer row's profile, for any of `paths`."""
+    return reduce(operator.or_, (Exists(queryset.filter(**{path: OuterRef("profile")})) for path in paths))
+
+
+def _in_flight(now) -> Q:
+    """Rows a dispatcher has claimed and not yet heard back about, and rows sent before whose
+    answer never came (Messaging may have them: see `_apply_rules`)."""
+    return Q(status__in=OPEN_SEND_STATUSES) & (Q(claimed_until__gt=now) | Q(attempts__gt=0))
 
 
 def quiet_hours_end(club, policy: SendPolicy | None, now: datetime) -> datetime | None:
@@ -393,10 +503,17 @@ def _due(now) -> Q:
     return Q(status__in=OPEN_SEND_STATUSES, due_at__lte=now) & ~_claimed(now)
 
 
-def _claim(club, content: MessageContent, policy, now, progress: "_Progress", batch) -> list[dict]:
+def _claim(club, content: MessageContent, policy, clock, progress: "_Progress", batch) -> list[dict]:
     """Claim one batch of due rows (the sliced, skip-locked queryset `batch`) and re-check them,
     in one short transaction; returns the claimed rows, including those the rules just settled,
-    so the batching walks on past them."""
+    so the batching walks on past them. In quiet hours it claims nothing: the channel's due rows
+    are deferred to their end, and the run moves on."""
+    now = clock()
+    source = SendSource(content.source_kind, content.source_id)
+    if quiet_hours_end(club, policy, now) is not None:
+        due = _source_rows(club, source, content.channel).filter(_due(now))
+        progress.add(_apply_rules(club, due, source=source, channel=content.channel, policy=policy, now=now))
+        return []
     with transaction.atomic():
         if policy is not None and policy.frequency_cap_messages is not None:
             # Two dispatchers of different sources must not both count the same room under the
@@ -404,15 +521,18 @@ def _claim(club, content: MessageContent, policy, now, progress: "_Progress", ba
             advisory_xact_lock("message-send-cap", [f"{club.pk}:{content.channel}"])
         claimed = list(batch)
         ids = [row["id"] for row in claimed]
-        MessageSend.objects.for_club(club).filter(pk__in=ids).update(
+        # The rules first, while `attempts` still says whether a row may already be in Messaging.
+        settled = _apply_rules(
+            club, _open_rows(club, ids), source=source, channel=content.channel, policy=policy, now=now
+        )
+        progress.add(settled)
+        _open_rows(club, ids).update(
             claimed_until=now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS), attempts=F("attempts") + 1
         )
-        rows = MessageSend.objects.for_club(club).filter(pk__in=ids)
-        progress.add(_apply_rules(club, rows, channel=content.channel, policy=policy, now=now))
     return claimed
 
 
-def _send_batch(club, content: MessageContent, ids: list[int], client: MessagingClient, now, progress) -> None:
+def _send_batch(club, content: MessageContent, ids: list[int], client: MessagingClient, clock, progress) -> None:
     rows = list(
         MessageSend.objects.for_club(club)
         .filter(pk__in=ids, status__in=OPEN_SEND_STATUSES)
@@ -461,7 +581,7 @@ def _send_batch(club, content: MessageContent, ids: list[int], client: Messaging
         progress.failed += _open_rows(club, ids).update(status=SendStatus.FAILED, error=str(error), claimed_until=None)
         logger.warning("a send batch of %s (club %s) was rejected: %s", content, club.pk, error)
         return
-    _record_outcomes(club, outcomes, keys, now, progress)
+    _record_outcomes(club, outcomes, keys, clock(), progress)
 
 
 def _record_outcomes(club, outcomes, keys: dict[str, int], now, progress) -> None:

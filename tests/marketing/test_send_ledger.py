@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.models import Role
+from crm.models import CustomerProfile, Role
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient
-from marketing.models import MessageSend, SendStatus
+from marketing.models import MessageSend, SendPolicy, SendStatus
 from marketing.services.sends import SendSource, sends_dispatch, sends_enqueue
 from tests.factories.sends import ReachableProfileFactory
 
@@ -165,18 +165,44 @@ def test_a_dispatcher_killed_before_recording_the_answer_is_resumed_without_doub
     enqueue(club_a, people)
     now = timezone.now()
     with pytest.raises(WorkerKilled):
-        sends_dispatch(club=club_a, source=SPRING, batch_size=3, client=DiesAfterSending.from_settings(), now=now)
+        sends_dispatch(
+            club=club_a, source=SPRING, batch_size=3, client=DiesAfterSending.from_settings(), clock=lambda: now
+        )
     assert set(statuses(club_a).values()) == {SendStatus.PENDING}
 
     # While its claim lasts, nobody else takes the rows the dead dispatcher had.
-    meanwhile = sends_dispatch(club=club_a, source=SPRING, batch_size=3, now=now + timedelta(seconds=1))
+    meanwhile = sends_dispatch(club=club_a, source=SPRING, batch_size=3, clock=lambda: now + timedelta(seconds=1))
     assert meanwhile.sent == 2  # the batch it never reached
 
     later = now + timedelta(seconds=settings.MESSAGING_SEND_CLAIM_SECONDS + 1)
-    resumed = sends_dispatch(club=club_a, source=SPRING, batch_size=3, now=later)
+    resumed = sends_dispatch(club=club_a, source=SPRING, batch_size=3, clock=lambda: later)
     assert resumed.sent == 3
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(people)
+
+
+def test_a_row_messaging_may_have_sent_is_sent_again_under_its_key_not_skipped_by_a_later_change(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    assert sends_dispatch(club=club_a, source=SPRING).unavailable  # applied, but no answer came
+    CustomerProfile.objects.for_club(club_a).filter(pk=people[0].pk).update(email_opt_in=False)
+
+    again = sends_dispatch(club=club_a, source=SPRING)
+    # Messaging has it: the ledger says sent, as Messaging does, not "skipped: no consent".
+    assert (again.sent, again.skipped) == (1, {})
+    assert rows(club_a).get().status == SendStatus.SENT
+    assert messages_to(messaging_simulator) == ids(people[:1])
+
+
+def test_a_message_messaging_may_have_sent_counts_against_the_cap(club_a, people, messaging_simulator):
+    SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    assert sends_dispatch(club=club_a, source=SPRING).unavailable
+    autumn = enqueue(club_a, people[:1], source=SendSource.campaign_run(2))
+    assert autumn.skipped == {"frequency_cap": 1}
 
 
 def test_a_batch_messaging_rejects_fails_its_rows_with_the_reason(club_a, people, messaging_simulator):
@@ -302,3 +328,14 @@ def test_an_enqueue_costs_the_same_queries_for_few_or_many_profiles(club_a):
     with CaptureQueriesContext(connection) as for_many:
         enqueue(club_a, many, source=SendSource.campaign_run(11))
     assert len(for_many.captured_queries) == len(for_few.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plan; CI runs this on PostgreSQL")
+def test_the_ledger_admins_newest_first_page_is_read_from_an_index_not_sorted(club_a, people):
+    enqueue(club_a, people)
+    with connection.cursor() as cursor:
+        # A few rows would be read whole and sorted anyway; make the planner show what it can use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+    newest_first = rows(club_a).order_by("-created_at", "-id")[:100]  # MessageSendAdmin's order
+    assert "message_send_newest" in newest_first.explain()
