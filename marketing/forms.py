@@ -210,6 +210,11 @@ def _rule(node: Node, json_path: str):
 
 def _field_rule(node: Node) -> dict:
     meta = node.field_meta
+    if meta is None:
+        # A stored rule naming a field the registry no longer has (or a form naming none): kept as
+        # written, so validation reports it at its path instead of the page failing on it.
+        rule = {"field": node.field, "op": node.op}
+        return rule if node.op in NO_VALUE else {**rule, "value": node.value}
     rule = {"field": meta.name, "op": node.op}
     if node.op in NO_VALUE:
         return rule

@@ -26,6 +26,11 @@ class Segment(ClubScopedModel):
     member_count = models.PositiveIntegerField(default=0)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_refresh_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The last scheduled full refresh that could not run (a stored rule that no longer validates,
+    # a lock it could not get): shown to the marketer, and the tick waits an interval before trying
+    # it again instead of handing it to a worker every minute. Cleared by the next full refresh.
+    refresh_failed_at = models.DateTimeField(null=True, blank=True)
+    refresh_error = models.TextField(blank=True)
     # Sync to a Messaging list (SPEC 8, 13 outbound).
     sync_to_messaging = models.BooleanField(default=False)
     messaging_list_id = models.CharField(max_length=120, blank=True)

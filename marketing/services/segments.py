@@ -95,8 +95,9 @@ def segment_refresh(*, club, segment: Segment, now=None, profile_ids=None) -> Re
         # Only a full refresh stamps the segment: the stamp is what makes it due for the next one
         # (`segments_due_for_refresh`), and a club whose events refresh a few profiles every minute
         # would otherwise never get the full refresh that moves relative dates for everyone else.
-        stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds)
+        stored.update(last_refreshed_at=now, last_refresh_ms=milliseconds, refresh_failed_at=None, refresh_error="")
         segment.last_refreshed_at, segment.last_refresh_ms = now, milliseconds
+        segment.refresh_failed_at, segment.refresh_error = None, ""
     segment.member_count = stored.values_list("member_count", flat=True).get()
     return RefreshResult(entered, exited, segment.member_count, milliseconds)
 
@@ -259,12 +260,18 @@ def segments_refresh_for_profiles(*, club, profile_ids) -> int:
 def segments_due_for_refresh(*, now=None):
     """Rule-based segments due for their periodic full refresh, oldest first (platform-wide; the
     tick's selector): never fully refreshed, or not for SEGMENTS_REFRESH_MINUTES. Relative dates
-    ("in the last 30 days", birthdays) move with the calendar even when no event arrives."""
+    ("in the last 30 days", birthdays) move with the calendar even when no event arrives. One whose
+    last scheduled refresh failed waits an interval from that failure, like a failed sync."""
     now = now or timezone.now()
     due_before = now - timedelta(minutes=settings.SEGMENTS_REFRESH_MINUTES)
     dynamic = Segment.objects.unscoped_across_clubs().filter(kind=SegmentKind.DYNAMIC)  # each is refreshed in its club
-    due = dynamic.filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=due_before))
+    due = dynamic.filter(_due_for_refresh(due_before))
     return due.order_by(F("last_refreshed_at").asc(nulls_first=True), "pk")
+
+
+def _due_for_refresh(due_before) -> Q:
+    stale = Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=due_before)
+    return stale & (Q(refresh_failed_at__isnull=True) | Q(refresh_failed_at__lt=due_before))
 
 
 def segment_refresh_when_due(*, club, segment_id: int, now=None) -> int:
@@ -298,14 +305,21 @@ def _refresh_if_due(club, segment_id: int, now) -> bool:
         claimed = (
             Segment.objects.for_club(club)
             .filter(pk=segment_id, kind=SegmentKind.DYNAMIC)
-            .filter(Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=due_before))
+            .filter(_due_for_refresh(due_before))
             .select_for_update(skip_locked=True)
             .first()
         )
         if claimed is None:
             return False
         claimed.club = club
-        return _refresh_or_log(claimed)
+        if _refresh_or_log(claimed):
+            return True
+    # Recorded after the claim's transaction ended, so a refresh that failed on the database
+    # (rolled back with it) still leaves its mark; the tick backs off from it.
+    Segment.objects.for_club(club).filter(pk=segment_id).update(
+        refresh_failed_at=now, refresh_error=claimed.refresh_error
+    )
+    return False
 
 
 def segments_refresh_dependents(*, club, segment: Segment) -> int:
@@ -330,6 +344,8 @@ def _refresh_or_log(segment: Segment, *, profile_ids=None) -> bool:
     except (DomainError, DatabaseError) as error:
         details = getattr(error, "details", "")
         logger.warning("Segment %s (club %s) not refreshed: %s %s", segment.pk, segment.club_id, error, details)
+        problems = [f"{item['path']}: {item['message']}" for item in (details or {}).get("errors", [])]
+        segment.refresh_error = " ".join([str(error), *problems])[:2000]
         return False
     return True
 

@@ -4,7 +4,7 @@ touched (after commit, through the task), and the periodic tick refreshes every 
 from crm.events.store import events_store
 from crm.kernel.actor import Actor
 from crm.models import CustomerProfile
-from marketing.models import SegmentChange, SegmentMember
+from marketing.models import Segment, SegmentChange, SegmentMember
 from marketing.tasks import segments_refresh_tick
 from tests.factories import ProfileFactory, SegmentFactory
 from tests.factories.events import ago, envelope
@@ -69,6 +69,34 @@ def test_a_segment_whose_rule_no_longer_validates_does_not_stop_the_others(club_
         ann.pk
     ]
     assert f"Segment {stale.pk}" in caplog.text and "shoe_size" in caplog.text
+
+
+def test_a_segment_whose_refresh_failed_says_why_and_waits_an_interval_before_trying_again(
+    club_a, client_for, settings
+):
+    stale = SegmentFactory(club=club_a, name="Shoe size", rule={"field": "shoe_size", "op": "eq", "value": 9})
+    assert segments_refresh_tick() == 1
+
+    stale.refresh_from_db()
+    assert stale.refresh_failed_at is not None and stale.last_refreshed_at is None
+    assert "shoe_size" in stale.refresh_error
+    assert segments_refresh_tick() == 0  # not handed to a worker again every minute
+    page = client_for(club_a).get(f"/segments/{stale.pk}/")
+    assert "Refresh failed" in page.content.decode() and "shoe_size" in page.content.decode()
+
+    Segment.objects.for_club(club_a).filter(pk=stale.pk).update(
+        refresh_failed_at=ago(minutes=settings.SEGMENTS_REFRESH_MINUTES + 1)
+    )
+    assert segments_refresh_tick() == 1  # an interval later it is tried again
+
+
+def test_a_full_refresh_clears_an_earlier_failure(club_a):
+    gold = SegmentFactory(club=club_a, name="Gold", rule=GOLD)
+    Segment.objects.for_club(club_a).filter(pk=gold.pk).update(refresh_failed_at=ago(hours=1), refresh_error="locked")
+    assert segments_refresh_tick() == 1
+
+    gold.refresh_from_db()
+    assert (gold.refresh_failed_at, gold.refresh_error) == (None, "") and gold.last_refreshed_at is not None
 
 
 def test_a_staff_merge_and_its_undo_move_people_out_of_and_back_into_segments_at_once(
