@@ -79,6 +79,14 @@ ADDRESS_FIELDS = {
     SendChannel.SMS: "profile__primary_phone",
     SendChannel.WHATSAPP: "profile__primary_phone",
 }
+# A row Messaging never answers for (down, or timing out after the client's retries) is due again
+# after a backoff doubling from 30 s with each attempt, capped at an hour, and failed after
+# MAX_SEND_ATTEMPTS: the attempts span an hour (30 s … 32 min), which rides out an outage, where
+# retrying at once would keep the source first in the tick's oldest-first order for as long as
+# Messaging is down, and retrying forever would overflow `attempts`.
+MAX_SEND_ATTEMPTS = 8
+SEND_RETRY_BACKOFF_SECONDS = 30
+SEND_RETRY_BACKOFF_MAX_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -121,8 +129,8 @@ class DispatchResult:
     batches: int = 0
     # The run stopped at its `max_batches` with due rows left: its caller runs it again.
     more_to_do: bool = False
-    # Messaging could not be reached: the run stopped, the unanswered rows stay pending and the
-    # next run sends them under the same keys.
+    # Messaging could not be reached: the run stopped, the unanswered rows stay pending (due again
+    # after a backoff, or failed after MAX_SEND_ATTEMPTS) and a later run sends them under the same keys.
     unavailable: bool = False
     error: str = ""
 
@@ -248,7 +256,8 @@ def sends_dispatch(
     Each batch is claimed in its own short transaction (skip-locked, so concurrent dispatchers of
     one source share the work), re-checked against every rule, sent with one call, and its rows
     marked by Messaging's answer: sent (accepted or duplicate of the same key), failed (rejected,
-    with the reason). A Messaging outage ends the run with the batch's rows pending again; a crash
+    with the reason). A Messaging outage ends the run with the batch's rows pending again, due after
+    a backoff on their attempts (failed after MAX_SEND_ATTEMPTS, see `_no_answer`); a crash
     leaves them claimed until `MESSAGING_SEND_CLAIM_SECONDS` pass, then they are sent under the
     same keys. Inside quiet hours nothing is sent: the due rows are deferred to their end.
 
@@ -575,7 +584,7 @@ def _send_batch(club, content: MessageContent, ids: list[int], client: Messaging
             recipients=recipients, idempotency_key=idempotency_key(prefix, [message, recipients]), **message
         )
     except MessagingUnavailable:
-        _open_rows(club, ids).update(claimed_until=None)  # due again at once, for the next run
+        progress.failed += _no_answer(club, ids, clock())
         raise
     except MessagingRejected as error:
         progress.failed += _open_rows(club, ids).update(status=SendStatus.FAILED, error=str(error), claimed_until=None)
@@ -609,11 +618,35 @@ def _record_outcomes(club, outcomes, keys: dict[str, int], now, progress) -> Non
             for row_id, reason in rejected.items()
         ]
         MessageSend.objects.for_club(club).bulk_update(failed, ["status", "error", "claimed_until"], batch_size=1000)
-        # A recipient Messaging did not answer for is neither sent nor failed: due again.
+        # A recipient Messaging did not answer for is neither sent nor failed: due again later.
         unanswered = set(keys.values()) - acknowledged.keys() - rejected.keys()
-        _open_rows(club, unanswered).update(claimed_until=None)
+        gave_up = _no_answer(club, unanswered, now) if unanswered else 0
     progress.sent += len(sent)
-    progress.failed += len(failed)
+    progress.failed += len(failed) + gave_up
+
+
+def _no_answer(club, ids, now) -> int:
+    """Release the open rows among `ids` that Messaging gave no answer for: failed once they have
+    had MAX_SEND_ATTEMPTS, else due again after the backoff their attempts earn (the claim counted
+    this attempt). They stay in doubt (`attempts > 0`): the next try sends them under the same
+    keys, and Messaging answers `duplicate` for any it had. Returns how many were failed."""
+    rows = _open_rows(club, ids)
+    failed = rows.filter(attempts__gte=MAX_SEND_ATTEMPTS).update(
+        status=SendStatus.FAILED,
+        error=f"No answer from Messaging after {MAX_SEND_ATTEMPTS} attempts.",
+        claimed_until=None,
+    )
+    # One UPDATE per attempts count (at most MAX_SEND_ATTEMPTS): a batch's rows share one, mostly.
+    for attempts in set(rows.values_list("attempts", flat=True)):
+        rows.filter(attempts=attempts).update(claimed_until=None, due_at=now + send_retry_backoff(attempts))
+    return failed
+
+
+def send_retry_backoff(attempts: int) -> timedelta:
+    """How long a row Messaging did not answer for waits after its `attempts`-th attempt."""
+    return timedelta(
+        seconds=min(SEND_RETRY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), SEND_RETRY_BACKOFF_MAX_SECONDS)
+    )
 
 
 def _open_rows(club, ids):
