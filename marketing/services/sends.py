@@ -31,7 +31,7 @@ import operator
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial, reduce
 
@@ -44,6 +44,7 @@ from django.utils import timezone
 from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.actor import Actor
+from crm.kernel.leases import Lease, LeaseLost, lease_claim
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
@@ -53,6 +54,8 @@ from marketing.models import (
     MessageContent,
     MessageSend,
     SendChannel,
+    SendDispatch,
+    SendDispatchStatus,
     SendPolicy,
     SendSkipReason,
     SendSourceKind,
@@ -87,6 +90,10 @@ ADDRESS_FIELDS = {
 MAX_SEND_ATTEMPTS = 8
 SEND_RETRY_BACKOFF_SECONDS = 30
 SEND_RETRY_BACKOFF_MAX_SECONDS = 3600
+# A source's dispatch lease is stale after the dispatch task's hard time limit (marketing/tasks.py
+# takes its limit from here): each task of a chain renews the lease as it starts and is killed by
+# then, so an older heartbeat is a chain that died, and the tick may start another.
+SEND_DISPATCH_STALE_AFTER = timedelta(seconds=540)
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ class DispatchResult:
     # after a backoff, or failed after MAX_SEND_ATTEMPTS) and a later run sends them under the same keys.
     unavailable: bool = False
     error: str = ""
+    # `sends_dispatch_leased` with more to do: the source's lease, still held, for the continuation.
+    lease_token: str = ""
 
 
 def sends_enqueue(
@@ -291,19 +300,94 @@ def sends_dispatch(
     return progress.result()
 
 
+def sends_dispatch_leased(
+    *,
+    club,
+    source: SendSource,
+    lease_token: str = "",
+    max_batches: int,
+    client: MessagingClient | None = None,
+) -> DispatchResult | None:
+    """`sends_dispatch` by the one chain of runs holding the source's dispatch lease; None, sending
+    nothing, if another chain holds it. With `more_to_do` the lease stays held and the result's
+    `lease_token` hands it to the continuation, which passes it back; otherwise it is released.
+
+    Why a lease: between a chain's batches none of the source's rows is claimed, so the tick finds
+    the source due every minute it is still sending. Without a lease each tick started one more
+    chain (each re-enqueueing itself while more was due), and one big campaign took every worker
+    of the `sends` queue. The rows' skip-locked claims keep a message from going twice; the lease
+    keeps the source to one chain (see `_dispatch_lease`).
+    """
+    lease = _dispatch_lease(club, source, lease_token)
+    if lease is None:
+        return None
+    try:
+        result = sends_dispatch(club=club, source=source, max_batches=max_batches, client=client)
+        if result.more_to_do:
+            lease.renew()
+            return replace(result, lease_token=lease.token.isoformat())
+    except LeaseLost:
+        # This chain outran SEND_DISPATCH_STALE_AFTER and was taken over: the new one carries on.
+        return result
+    except BaseException:
+        lease.release(status=SendDispatchStatus.IDLE)  # free for the retry, or the next tick
+        raise
+    lease.release(status=SendDispatchStatus.IDLE)
+    return result
+
+
+def _dispatch_lease(club, source: SendSource, token: str) -> Lease | None:
+    """The source's dispatch lease: resumed with the `token` the chain's previous run handed on,
+    else claimed if no live chain holds it.
+
+    The race: the tick and a chain's continuation (or two ticks' items, or a redelivered task)
+    reach the same source at once. The claim is one conditional UPDATE (crm/kernel/leases.py), so
+    exactly one wins; a continuation's token is the heartbeat its predecessor wrote, so it resumes
+    only if nobody took the lease meanwhile. A token that no longer matches (its lease was released
+    after a failure, or went stale and was taken) falls back to a claim, which fails while another
+    chain is live. A chain that died holds the lease only until it is stale.
+    """
+    row = SendDispatch.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
+    if token:
+        lease = Lease(row=row, heartbeat_field="heartbeat_at", token=datetime.fromisoformat(token))
+        try:
+            lease.renew()
+            return lease
+        except LeaseLost:
+            pass
+    SendDispatch.objects.for_club(club).get_or_create(club=club, source_kind=source.kind, source_id=source.id)
+    return lease_claim(
+        row,
+        status_field="status",
+        heartbeat_field="heartbeat_at",
+        running=SendDispatchStatus.RUNNING,
+        stale_after=SEND_DISPATCH_STALE_AFTER,
+    )
+
+
 def send_sources_due_for_dispatch(*, now: datetime | None = None):
     """The sources with rows due now, oldest due row first, as (club_id, source_kind, source_id,
     oldest_due_at) rows (platform-wide; the dispatch tick's selector; slice it).
 
     Due, as `sends_dispatch` claims them: pending or deferred with `due_at` passed, and not claimed
-    by a live dispatcher (a claim whose `claimed_until` has passed was a dispatcher's that died).
+    by a live dispatcher (a claim whose `claimed_until` has passed was a dispatcher's that died);
+    and the source's dispatch lease not held by a live chain (see `sends_dispatch_leased`), which
+    sends them itself.
     The scan reads the open rows only (the partial index `message_send_open`), and rows are open
     only until the minute or so their source takes to go out, or their quiet hours end.
     """
     now = now or timezone.now()
+    chain_running = SendDispatch.objects.unscoped_across_clubs().filter(
+        club_id=OuterRef("club_id"),
+        source_kind=OuterRef("source_kind"),
+        source_id=OuterRef("source_id"),
+        status=SendDispatchStatus.RUNNING,
+        heartbeat_at__gte=now - SEND_DISPATCH_STALE_AFTER,
+    )
     return (
         MessageSend.objects.unscoped_across_clubs()
         .filter(_due(now))
+        .filter(~Exists(chain_running))
         .values("club_id", "source_kind", "source_id")
         .annotate(oldest_due_at=Min("due_at"))
         .order_by("oldest_due_at", "club_id", "source_kind", "source_id")
