@@ -20,7 +20,12 @@ from marketing.services.segments import (
     segments_refresh_dependents,
     segments_refresh_for_profiles,
 )
-from marketing.services.sends import SendSource, send_sources_due_for_dispatch, sends_dispatch
+from marketing.services.sends import (
+    SEND_DISPATCH_STALE_AFTER,
+    SendSource,
+    send_sources_due_for_dispatch,
+    sends_dispatch_leased,
+)
 
 # A full refresh is one set-based statement per segment (under a second at 1M profiles, see
 # benchmarks/segments.py); the limits leave room for a slow day, not for a runaway.
@@ -39,7 +44,8 @@ MESSAGING_SYNC_BATCHES_PER_TASK = 20
 # is one Messaging call (under a second; about 110 s at worst, with every retry of a slow
 # Messaging), so a task of SENDS_BATCHES_PER_TASK batches fits its soft limit on a bad day; one
 # stopped by the soft limit leaves its last batch claimed, sent again under the same keys later.
-SENDS_TIME_LIMITS = {"soft_time_limit": 480, "time_limit": 540}
+# The hard limit is when the source's dispatch lease goes stale: a task past it is dead.
+SENDS_TIME_LIMITS = {"soft_time_limit": 480, "time_limit": int(SEND_DISPATCH_STALE_AFTER.total_seconds())}
 SENDS_BATCHES_PER_TASK = 5
 # Sources one tick enqueues (it runs every minute); the rest wait, oldest due first.
 SENDS_TICK_LIMIT = 500
@@ -134,17 +140,21 @@ def sends_dispatch_tick() -> int:
 
 
 @shared_task(**SENDS_TIME_LIMITS, **RETRY_ON_DATABASE_ERRORS)
-def dispatch_due_sends(club_id: int, source_kind: str, source_id: int) -> int:
-    """The tick's item: SENDS_BATCHES_PER_TASK batches of one source's due sends, re-enqueued while
-    more are due; returns how many were sent. Two copies of it (a tick that ran twice, or ran while
-    this one was slow) share the rows: each claims its batches skip-locked, and rows another
-    dispatcher holds are not due for it. A Messaging outage ends it without a re-enqueue: the rows
-    stay due, and the next tick tries again a minute later instead of at once."""
+def dispatch_due_sends(club_id: int, source_kind: str, source_id: int, lease_token: str = "") -> int:
+    """The tick's item: SENDS_BATCHES_PER_TASK batches of one source's due sends, re-enqueued with
+    the source's dispatch lease while more are due; returns how many were sent. One chain per
+    source: a copy started while a chain holds the lease (a tick that ran twice, or ran between
+    the chain's tasks) sends nothing. A Messaging outage ends it without a re-enqueue: the rows are
+    due again after a backoff, and the first tick after that tries again."""
     club = Club.objects.filter(pk=club_id).first()
     if club is None:
         return 0
     source = SendSource(source_kind, source_id)
-    result = sends_dispatch(club=club, source=source, max_batches=SENDS_BATCHES_PER_TASK)
-    if result.more_to_do:
-        dispatch_due_sends.delay(club_id, source_kind, source_id)
+    result = sends_dispatch_leased(
+        club=club, source=source, lease_token=lease_token, max_batches=SENDS_BATCHES_PER_TASK
+    )
+    if result is None:
+        return 0
+    if result.lease_token:
+        dispatch_due_sends.delay(club_id, source_kind, source_id, result.lease_token)
     return result.sent

@@ -120,6 +120,29 @@ class MessageSend(ClubScopedModel):
         )
 
 
+class SendDispatchStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    RUNNING = "running", "Running"
+
+
+class SendDispatch(ClubScopedModel):
+    """The lease on one source's dispatch (crm/kernel/leases.py): at most one chain of dispatch
+    tasks works through a source at a time. Written by the first dispatch of the source."""
+
+    source_kind = models.CharField(max_length=16, choices=SendSourceKind.choices)
+    source_id = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=10, choices=SendDispatchStatus.choices, default=SendDispatchStatus.IDLE)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["club", "source_kind", "source_id"], name="uniq_send_dispatch_source"),
+        ]
+
+    def __str__(self):
+        return f"Dispatch of {self.get_source_kind_display().lower()} {self.source_id} ({self.status})"
+
+
 def send_idempotency_key(*, club_id: int, source_kind: str, source_id: int, channel: str, profile_id: int) -> str:
     """The recipient key Messaging deduplicates on: the ledger row's unique fields, nothing else,
     so it is the same on every attempt and different for every row."""

@@ -31,7 +31,7 @@ import operator
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial, reduce
 
@@ -44,6 +44,7 @@ from django.utils import timezone
 from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.actor import Actor
+from crm.kernel.leases import Lease, LeaseLost, lease_claim
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import AuditAction, CustomerProfile
 from crm.services.audit import audit_record
@@ -53,6 +54,8 @@ from marketing.models import (
     MessageContent,
     MessageSend,
     SendChannel,
+    SendDispatch,
+    SendDispatchStatus,
     SendPolicy,
     SendSkipReason,
     SendSourceKind,
@@ -79,6 +82,18 @@ ADDRESS_FIELDS = {
     SendChannel.SMS: "profile__primary_phone",
     SendChannel.WHATSAPP: "profile__primary_phone",
 }
+# A row Messaging never answers for (down, or timing out after the client's retries) is due again
+# after a backoff doubling from 30 s with each attempt, capped at an hour, and failed after
+# MAX_SEND_ATTEMPTS: the attempts span an hour (30 s … 32 min), which rides out an outage, where
+# retrying at once would keep the source first in the tick's oldest-first order for as long as
+# Messaging is down, and retrying forever would overflow `attempts`.
+MAX_SEND_ATTEMPTS = 8
+SEND_RETRY_BACKOFF_SECONDS = 30
+SEND_RETRY_BACKOFF_MAX_SECONDS = 3600
+# A source's dispatch lease is stale after the dispatch task's hard time limit (marketing/tasks.py
+# takes its limit from here): each task of a chain renews the lease as it starts and is killed by
+# then, so an older heartbeat is a chain that died, and the tick may start another.
+SEND_DISPATCH_STALE_AFTER = timedelta(seconds=540)
 
 
 @dataclass(frozen=True)
@@ -121,10 +136,12 @@ class DispatchResult:
     batches: int = 0
     # The run stopped at its `max_batches` with due rows left: its caller runs it again.
     more_to_do: bool = False
-    # Messaging could not be reached: the run stopped, the unanswered rows stay pending and the
-    # next run sends them under the same keys.
+    # Messaging could not be reached: the run stopped, the unanswered rows stay pending (due again
+    # after a backoff, or failed after MAX_SEND_ATTEMPTS) and a later run sends them under the same keys.
     unavailable: bool = False
     error: str = ""
+    # `sends_dispatch_leased` with more to do: the source's lease, still held, for the continuation.
+    lease_token: str = ""
 
 
 def sends_enqueue(
@@ -248,7 +265,8 @@ def sends_dispatch(
     Each batch is claimed in its own short transaction (skip-locked, so concurrent dispatchers of
     one source share the work), re-checked against every rule, sent with one call, and its rows
     marked by Messaging's answer: sent (accepted or duplicate of the same key), failed (rejected,
-    with the reason). A Messaging outage ends the run with the batch's rows pending again; a crash
+    with the reason). A Messaging outage ends the run with the batch's rows pending again, due after
+    a backoff on their attempts (failed after MAX_SEND_ATTEMPTS, see `_no_answer`); a crash
     leaves them claimed until `MESSAGING_SEND_CLAIM_SECONDS` pass, then they are sent under the
     same keys. Inside quiet hours nothing is sent: the due rows are deferred to their end.
 
@@ -282,19 +300,94 @@ def sends_dispatch(
     return progress.result()
 
 
+def sends_dispatch_leased(
+    *,
+    club,
+    source: SendSource,
+    lease_token: str = "",
+    max_batches: int,
+    client: MessagingClient | None = None,
+) -> DispatchResult | None:
+    """`sends_dispatch` by the one chain of runs holding the source's dispatch lease; None, sending
+    nothing, if another chain holds it. With `more_to_do` the lease stays held and the result's
+    `lease_token` hands it to the continuation, which passes it back; otherwise it is released.
+
+    Why a lease: between a chain's batches none of the source's rows is claimed, so the tick finds
+    the source due every minute it is still sending. Without a lease each tick started one more
+    chain (each re-enqueueing itself while more was due), and one big campaign took every worker
+    of the `sends` queue. The rows' skip-locked claims keep a message from going twice; the lease
+    keeps the source to one chain (see `_dispatch_lease`).
+    """
+    lease = _dispatch_lease(club, source, lease_token)
+    if lease is None:
+        return None
+    try:
+        result = sends_dispatch(club=club, source=source, max_batches=max_batches, client=client)
+        if result.more_to_do:
+            lease.renew()
+            return replace(result, lease_token=lease.token.isoformat())
+    except LeaseLost:
+        # This chain outran SEND_DISPATCH_STALE_AFTER and was taken over: the new one carries on.
+        return result
+    except BaseException:
+        lease.release(status=SendDispatchStatus.IDLE)  # free for the retry, or the next tick
+        raise
+    lease.release(status=SendDispatchStatus.IDLE)
+    return result
+
+
+def _dispatch_lease(club, source: SendSource, token: str) -> Lease | None:
+    """The source's dispatch lease: resumed with the `token` the chain's previous run handed on,
+    else claimed if no live chain holds it.
+
+    The race: the tick and a chain's continuation (or two ticks' items, or a redelivered task)
+    reach the same source at once. The claim is one conditional UPDATE (crm/kernel/leases.py), so
+    exactly one wins; a continuation's token is the heartbeat its predecessor wrote, so it resumes
+    only if nobody took the lease meanwhile. A token that no longer matches (its lease was released
+    after a failure, or went stale and was taken) falls back to a claim, which fails while another
+    chain is live. A chain that died holds the lease only until it is stale.
+    """
+    row = SendDispatch.objects.for_club(club).filter(source_kind=source.kind, source_id=source.id)
+    if token:
+        lease = Lease(row=row, heartbeat_field="heartbeat_at", token=datetime.fromisoformat(token))
+        try:
+            lease.renew()
+            return lease
+        except LeaseLost:
+            pass
+    SendDispatch.objects.for_club(club).get_or_create(club=club, source_kind=source.kind, source_id=source.id)
+    return lease_claim(
+        row,
+        status_field="status",
+        heartbeat_field="heartbeat_at",
+        running=SendDispatchStatus.RUNNING,
+        stale_after=SEND_DISPATCH_STALE_AFTER,
+    )
+
+
 def send_sources_due_for_dispatch(*, now: datetime | None = None):
     """The sources with rows due now, oldest due row first, as (club_id, source_kind, source_id,
     oldest_due_at) rows (platform-wide; the dispatch tick's selector; slice it).
 
     Due, as `sends_dispatch` claims them: pending or deferred with `due_at` passed, and not claimed
-    by a live dispatcher (a claim whose `claimed_until` has passed was a dispatcher's that died).
+    by a live dispatcher (a claim whose `claimed_until` has passed was a dispatcher's that died);
+    and the source's dispatch lease not held by a live chain (see `sends_dispatch_leased`), which
+    sends them itself.
     The scan reads the open rows only (the partial index `message_send_open`), and rows are open
     only until the minute or so their source takes to go out, or their quiet hours end.
     """
     now = now or timezone.now()
+    chain_running = SendDispatch.objects.unscoped_across_clubs().filter(
+        club_id=OuterRef("club_id"),
+        source_kind=OuterRef("source_kind"),
+        source_id=OuterRef("source_id"),
+        status=SendDispatchStatus.RUNNING,
+        heartbeat_at__gte=now - SEND_DISPATCH_STALE_AFTER,
+    )
     return (
         MessageSend.objects.unscoped_across_clubs()
         .filter(_due(now))
+        .filter(~Exists(chain_running))
         .values("club_id", "source_kind", "source_id")
         .annotate(oldest_due_at=Min("due_at"))
         .order_by("oldest_due_at", "club_id", "source_kind", "source_id")
@@ -575,7 +668,7 @@ def _send_batch(club, content: MessageContent, ids: list[int], client: Messaging
             recipients=recipients, idempotency_key=idempotency_key(prefix, [message, recipients]), **message
         )
     except MessagingUnavailable:
-        _open_rows(club, ids).update(claimed_until=None)  # due again at once, for the next run
+        progress.failed += _no_answer(club, ids, clock())
         raise
     except MessagingRejected as error:
         progress.failed += _open_rows(club, ids).update(status=SendStatus.FAILED, error=str(error), claimed_until=None)
@@ -609,11 +702,35 @@ def _record_outcomes(club, outcomes, keys: dict[str, int], now, progress) -> Non
             for row_id, reason in rejected.items()
         ]
         MessageSend.objects.for_club(club).bulk_update(failed, ["status", "error", "claimed_until"], batch_size=1000)
-        # A recipient Messaging did not answer for is neither sent nor failed: due again.
+        # A recipient Messaging did not answer for is neither sent nor failed: due again later.
         unanswered = set(keys.values()) - acknowledged.keys() - rejected.keys()
-        _open_rows(club, unanswered).update(claimed_until=None)
+        gave_up = _no_answer(club, unanswered, now) if unanswered else 0
     progress.sent += len(sent)
-    progress.failed += len(failed)
+    progress.failed += len(failed) + gave_up
+
+
+def _no_answer(club, ids, now) -> int:
+    """Release the open rows among `ids` that Messaging gave no answer for: failed once they have
+    had MAX_SEND_ATTEMPTS, else due again after the backoff their attempts earn (the claim counted
+    this attempt). They stay in doubt (`attempts > 0`): the next try sends them under the same
+    keys, and Messaging answers `duplicate` for any it had. Returns how many were failed."""
+    rows = _open_rows(club, ids)
+    failed = rows.filter(attempts__gte=MAX_SEND_ATTEMPTS).update(
+        status=SendStatus.FAILED,
+        error=f"No answer from Messaging after {MAX_SEND_ATTEMPTS} attempts.",
+        claimed_until=None,
+    )
+    # One UPDATE per attempts count (at most MAX_SEND_ATTEMPTS): a batch's rows share one, mostly.
+    for attempts in set(rows.values_list("attempts", flat=True)):
+        rows.filter(attempts=attempts).update(claimed_until=None, due_at=now + send_retry_backoff(attempts))
+    return failed
+
+
+def send_retry_backoff(attempts: int) -> timedelta:
+    """How long a row Messaging did not answer for waits after its `attempts`-th attempt."""
+    return timedelta(
+        seconds=min(SEND_RETRY_BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), SEND_RETRY_BACKOFF_MAX_SECONDS)
+    )
 
 
 def _open_rows(club, ids):

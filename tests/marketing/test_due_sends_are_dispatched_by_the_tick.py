@@ -11,8 +11,14 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from marketing import tasks as marketing_tasks
 from marketing.messaging.client import MessagingClient
-from marketing.models import MessageSend, SendPolicy, SendStatus
-from marketing.services.sends import SendSource, send_sources_due_for_dispatch, sends_dispatch, sends_enqueue
+from marketing.models import MessageSend, SendDispatch, SendDispatchStatus, SendPolicy, SendStatus
+from marketing.services.sends import (
+    SEND_DISPATCH_STALE_AFTER,
+    SendSource,
+    send_sources_due_for_dispatch,
+    sends_dispatch,
+    sends_enqueue,
+)
 from tests.factories.events import ago
 from tests.factories.sends import ReachableProfileFactory
 
@@ -25,12 +31,13 @@ ITEM = "marketing.tasks.dispatch_due_sends"
 
 @pytest.fixture
 def items():
-    """The dispatch items that run (tests run tasks eagerly, as they are sent): their args, in order."""
+    """The dispatch items that run (tests run tasks eagerly, as they are sent): their club and source
+    (not the lease a continuation carries), in order."""
     seen = []
 
     def record(sender=None, args=None, **_kwargs):
         if sender.name == ITEM:
-            seen.append(tuple(args or ()))
+            seen.append(tuple(args or ())[:3])
 
     task_prerun.connect(record, weak=False)
     yield seen
@@ -128,6 +135,65 @@ def test_a_dispatch_sends_a_few_batches_and_re_enqueues_itself_until_every_recip
     assert marketing_tasks.sends_dispatch_tick() == 0
 
 
+def test_a_tick_between_a_chains_tasks_starts_no_second_chain_of_the_same_source(
+    club_a, items, messaging_simulator, settings, monkeypatch
+):
+    settings.MESSAGING_SEND_BATCH = 2
+    monkeypatch.setattr(marketing_tasks, "SENDS_BATCHES_PER_TASK", 1)
+    everyone = ReachableProfileFactory.create_batch(5, club=club_a)
+    enqueue(club_a, SPRING, everyone)
+    ticks_between = []
+
+    def tick_before_each_continuation(sender=None, args=None, **_kwargs):
+        # The chain's next task is about to start: its predecessor's rows are sent, the rest are
+        # due and claimed by nobody, as they are while the continuation waits in the queue.
+        if sender.name == ITEM and len(items) > 1 and len(ticks_between) < 5:
+            ticks_between.append(marketing_tasks.sends_dispatch_tick())
+
+    task_prerun.connect(tick_before_each_continuation, weak=False)
+    try:
+        assert marketing_tasks.sends_dispatch_tick() == 1
+    finally:
+        task_prerun.disconnect(tick_before_each_continuation)
+
+    assert ticks_between == [0, 0]
+    assert items == [item(club_a, SPRING)] * 3  # one chain: a batch, a batch, the last one
+    assert messages_to(messaging_simulator) == ids(everyone)
+    assert SendDispatch.objects.for_club(club_a).get().status == SendDispatchStatus.IDLE
+
+
+def test_a_chain_that_died_holds_its_source_only_until_its_lease_is_stale(club_a, items, messaging_simulator):
+    everyone = ReachableProfileFactory.create_batch(3, club=club_a)
+    enqueue(club_a, SPRING, everyone)
+    dead = SendDispatch.objects.create(
+        club=club_a, source_kind=SPRING.kind, source_id=SPRING.id, status=SendDispatchStatus.RUNNING
+    )
+    SendDispatch.objects.for_club(club_a).filter(pk=dead.pk).update(heartbeat_at=timezone.now())
+    assert marketing_tasks.sends_dispatch_tick() == 0  # a live chain's: it sends them itself
+
+    # Killed at its hard limit: its heartbeat is older than any live task's.
+    stale = timezone.now() - SEND_DISPATCH_STALE_AFTER - timedelta(seconds=1)
+    SendDispatch.objects.for_club(club_a).filter(pk=dead.pk).update(heartbeat_at=stale)
+
+    assert marketing_tasks.sends_dispatch_tick() == 1
+    assert messages_to(messaging_simulator) == ids(everyone)
+
+
+def test_a_continuation_whose_chain_was_taken_over_sends_nothing(club_a, items, messaging_simulator):
+    enqueue(club_a, SPRING, ReachableProfileFactory.create_batch(2, club=club_a))
+    stale = timezone.now() - SEND_DISPATCH_STALE_AFTER - timedelta(seconds=1)
+    SendDispatch.objects.create(
+        club=club_a, source_kind=SPRING.kind, source_id=SPRING.id, status=SendDispatchStatus.RUNNING, heartbeat_at=stale
+    )
+    # The new chain holds the lease (it is between its tasks): the old chain's late continuation
+    # finds its token gone and the lease live, and stops.
+    SendDispatch.objects.for_club(club_a).update(heartbeat_at=timezone.now())
+
+    assert marketing_tasks.dispatch_due_sends.delay(*item(club_a, SPRING), stale.isoformat()).get() == 0
+
+    assert messages_to(messaging_simulator) == []
+
+
 def test_a_tick_that_runs_twice_sends_everyone_once(club_a, items, messaging_simulator):
     everyone = ReachableProfileFactory.create_batch(3, club=club_a)
     enqueue(club_a, SPRING, everyone)
@@ -206,3 +272,7 @@ def test_sends_whose_quiet_hours_have_ended_are_sent_by_the_next_tick(club_a, it
 
 def test_a_dispatch_finishes_inside_its_limit_before_its_claims_could_be_taken_over(settings):
     assert celery_app.tasks[ITEM].time_limit < settings.MESSAGING_SEND_CLAIM_SECONDS
+
+
+def test_a_dispatch_is_killed_before_its_sources_lease_could_be_taken_over():
+    assert celery_app.tasks[ITEM].time_limit <= SEND_DISPATCH_STALE_AFTER.total_seconds()

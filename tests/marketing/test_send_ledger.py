@@ -14,7 +14,13 @@ from crm.models import CustomerProfile, Role
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient
 from marketing.models import MessageSend, SendPolicy, SendStatus
-from marketing.services.sends import SendSource, sends_dispatch, sends_enqueue
+from marketing.services.sends import (
+    MAX_SEND_ATTEMPTS,
+    SendSource,
+    send_retry_backoff,
+    sends_dispatch,
+    sends_enqueue,
+)
 from tests.factories.sends import ReachableProfileFactory
 
 SPRING = SendSource.campaign_run(1)
@@ -138,15 +144,63 @@ def test_when_messaging_stays_down_the_rows_stay_pending_and_the_next_run_sends_
     enqueue(club_a, people)
     # Messaging applies every attempt but no answer arrives in time: the client gives up.
     messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
-    down = sends_dispatch(club=club_a, source=SPRING)
+    now = timezone.now()
+    down = sends_dispatch(club=club_a, source=SPRING, clock=lambda: now)
     assert down.unavailable and down.sent == 0
     assert set(statuses(club_a).values()) == {SendStatus.PENDING}
-    assert rows(club_a).filter(claimed_until__isnull=False).count() == 0  # due again at once
+    assert rows(club_a).filter(claimed_until__isnull=False).count() == 0  # released, due after a backoff
 
-    back = sends_dispatch(club=club_a, source=SPRING)
+    back = sends_dispatch(club=club_a, source=SPRING, clock=lambda: now + send_retry_backoff(1))
     assert back.sent == 5
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(people)
+
+
+def test_rows_messaging_did_not_answer_for_wait_a_backoff_that_doubles_with_each_attempt(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people)
+    messaging_simulator.fail(mode="500", times=6, path_prefix="/v1/messages")  # two runs' worth of retries
+    now = timezone.now()
+
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable
+    assert set(rows(club_a).values_list("due_at", flat=True)) == {now + timedelta(seconds=30)}
+    # Not due before then: the source no longer comes first in the tick's order while Messaging is down.
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now + timedelta(seconds=29)).batches == 0
+
+    second = now + timedelta(seconds=30)
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: second).unavailable
+    assert set(rows(club_a).values_list("due_at", "attempts")) == {(second + timedelta(seconds=60), 2)}
+
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: second + timedelta(seconds=60)).sent == 5
+    assert messages_to(messaging_simulator) == ids(people)
+
+
+def test_rows_messaging_never_answers_for_fail_after_the_last_attempt_with_the_reason(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people)
+    rows(club_a).update(attempts=MAX_SEND_ATTEMPTS - 1)  # every earlier attempt went unanswered
+    messaging_simulator.fail(mode="500", times=3, path_prefix="/v1/messages")
+
+    last = sends_dispatch(club=club_a, source=SPRING)
+
+    assert last.unavailable and last.failed == 5
+    assert set(statuses(club_a).values()) == {SendStatus.FAILED}
+    assert set(rows(club_a).values_list("error", "attempts", "claimed_until")) == {
+        (f"No answer from Messaging after {MAX_SEND_ATTEMPTS} attempts.", MAX_SEND_ATTEMPTS, None)
+    }
+    assert sends_dispatch(club=club_a, source=SPRING).batches == 0
+
+
+def test_the_backoff_doubles_from_thirty_seconds_up_to_an_hour():
+    assert [send_retry_backoff(attempts).total_seconds() for attempts in (1, 2, 3, 7, 12)] == [
+        30,
+        60,
+        120,
+        1920,
+        3600,
+    ]
 
 
 class WorkerKilled(BaseException):
@@ -186,10 +240,11 @@ def test_a_row_messaging_may_have_sent_is_sent_again_under_its_key_not_skipped_b
 ):
     enqueue(club_a, people[:1])
     messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
-    assert sends_dispatch(club=club_a, source=SPRING).unavailable  # applied, but no answer came
+    now = timezone.now()
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable  # applied, but no answer came
     CustomerProfile.objects.for_club(club_a).filter(pk=people[0].pk).update(email_opt_in=False)
 
-    again = sends_dispatch(club=club_a, source=SPRING)
+    again = sends_dispatch(club=club_a, source=SPRING, clock=lambda: now + send_retry_backoff(1))
     # Messaging has it: the ledger says sent, as Messaging does, not "skipped: no consent".
     assert (again.sent, again.skipped) == (1, {})
     assert rows(club_a).get().status == SendStatus.SENT
