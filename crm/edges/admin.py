@@ -78,7 +78,12 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        rows = self.object_list
+        if not rows.query.is_sliced:
+            # Unordered: an ORDER BY inside the LIMITed subquery reads and sorts every row to count
+            # cap + 1. A slice taken already has to keep the order that chose its rows.
+            rows = rows.order_by()
+        return rows[: self.cap + 1].count()
 
 
 class BigTableChangeList(ChangeList):

@@ -21,9 +21,16 @@ def small_cap(monkeypatch):
     monkeypatch.setattr(admin.site._registry[Activity], "list_per_page", 2)
 
 
+def _counts(queries) -> list[str]:
+    return [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
+
+
 def _unbounded_counts(queries) -> list[str]:
-    counts = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
-    return [sql for sql in counts if not re.search(r"\bLIMIT\b", sql, re.IGNORECASE)]
+    return [sql for sql in _counts(queries) if not re.search(r"\bLIMIT\b", sql, re.IGNORECASE)]
+
+
+def _sorted_counts(queries) -> list[str]:
+    return [sql for sql in _counts(queries) if re.search(r"\bORDER BY\b", sql, re.IGNORECASE)]
 
 
 def test_activity_changelist_runs_no_unbounded_count(client_for, club_a, profile_a, small_cap):
@@ -33,6 +40,25 @@ def test_activity_changelist_runs_no_unbounded_count(client_for, club_a, profile
         response = client.get(reverse("admin:crm_activity_changelist"))
     assert response.status_code == 200
     assert _unbounded_counts(queries.captured_queries) == []
+
+
+def test_the_capped_count_reads_rows_in_no_order(client_for, club_a, profile_a, small_cap):
+    # Sorting inside the LIMITed count would read and sort the whole club's rows to count 10,001.
+    ActivityFactory.create_batch(8, profile=profile_a)
+    client = client_for(club_a, Role.OWNER)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("admin:crm_activity_changelist"))
+    assert _counts(queries.captured_queries) and _sorted_counts(queries.captured_queries) == []
+
+
+def test_the_activity_page_is_read_newest_stored_first(client_for, club_a, profile_a, small_cap):
+    # No index leads with the club and occurred_at; the primary key serves "newest stored first".
+    ActivityFactory.create_batch(3, profile=profile_a)
+    client = client_for(club_a, Role.OWNER)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("admin:crm_activity_changelist"))
+    pages = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "crm_activity"."id"')]
+    assert pages and all(re.search(r'ORDER BY "crm_activity"."id" DESC\s+LIMIT', sql) for sql in pages)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +80,7 @@ def test_no_big_table_changelist_counts_every_row(client_for, club_a, profile_a,
         response = client.get(reverse(f"admin:{changelist}_changelist"))
     assert response.status_code == 200
     assert _unbounded_counts(queries.captured_queries) == []
+    assert _sorted_counts(queries.captured_queries) == []
 
 
 def test_capped_count_reads_at_most_one_row_past_the_cap(club_a, profile_a, small_cap):
