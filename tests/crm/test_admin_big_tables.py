@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.edges.admin import CappedPaginator
-from crm.models import Activity, Role
-from tests.factories import ActivityFactory
+from crm.models import Activity, CustomerProfile, ProfileTag, Role
+from tests.factories import ActivityFactory, ProfileFactory
 
 
 @pytest.fixture
@@ -110,3 +110,72 @@ def test_activity_list_leaves_properties_out_but_the_detail_shows_them(client_fo
     assert row_selects and not any('"crm_activity"."properties"' in sql for sql in row_selects)
     detail = client.get(reverse("admin:crm_activity_change", args=[activity.pk]))
     assert b"Old Course North" in detail.content
+
+
+@pytest.fixture
+def profile_pages_of_two(monkeypatch):
+    monkeypatch.setattr(admin.site._registry[CustomerProfile], "list_per_page", 2)
+
+
+def test_a_count_past_the_cap_reads_more_than_the_cap(client_for, club_a, profile_a, small_cap):
+    ActivityFactory.create_batch(8, profile=profile_a)
+    response = client_for(club_a, Role.OWNER).get(reverse("admin:crm_activity_changelist"))
+    assert b"more than 5 activities" in response.content
+    assert b"6 activities" not in response.content
+
+
+def test_a_count_within_the_cap_is_exact(client_for, club_a, profile_a, small_cap):
+    ActivityFactory.create_batch(4, profile=profile_a)
+    response = client_for(club_a, Role.OWNER).get(reverse("admin:crm_activity_changelist"))
+    assert b"4 activities" in response.content
+    assert b"more than" not in response.content
+
+
+def test_a_search_past_the_cap_reads_more_than_the_cap(client_for, club_a, profile_a, small_cap):
+    ActivityFactory.create_batch(8, profile=profile_a, type="round.completed")
+    client = client_for(club_a, Role.OWNER)
+    response = client.get(reverse("admin:crm_activity_changelist"), {"q": "round.completed"})
+    assert b"more than 5 results" in response.content
+    assert b"6 results" not in response.content
+
+
+def test_past_the_cap_the_list_offers_no_select_all(client_for, club_a, small_cap, profile_pages_of_two):
+    ProfileFactory.create_batch(8, club=club_a)
+    response = client_for(club_a, Role.ADMIN).get(reverse("admin:crm_customerprofile_changelist"))
+    assert not re.search(rb"Select all \d", response.content)  # the page's own "select all" box stays
+    assert b"more than 5 customer profiles" in response.content
+
+
+def test_within_the_cap_the_list_offers_select_all(client_for, club_a, small_cap, profile_pages_of_two):
+    ProfileFactory.create_batch(4, club=club_a)
+    response = client_for(club_a, Role.ADMIN).get(reverse("admin:crm_customerprofile_changelist"))
+    assert b"Select all 4 customer profiles" in response.content
+
+
+def _tag_across_all(client, profile):
+    return client.post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {
+            "action": "tag_selected",
+            "index": "0",
+            "select_across": "1",
+            "_selected_action": [profile.pk],
+            "apply": "1",
+            "tag_name": "Everyone",
+        },
+    )
+
+
+def test_an_action_across_more_rows_than_the_cap_is_refused(client_for, club_a, small_cap):
+    profiles = ProfileFactory.create_batch(8, club=club_a)
+    client = client_for(club_a, Role.ADMIN)
+    response = _tag_across_all(client, profiles[0])
+    assert response.status_code == 302
+    assert not ProfileTag.objects.for_club(club_a).exists()
+    assert "too many to act on at once" in str(list(client.get(response.url).context["messages"])[0])
+
+
+def test_an_action_across_rows_within_the_cap_runs_on_all_of_them(client_for, club_a, small_cap):
+    profiles = ProfileFactory.create_batch(4, club=club_a)
+    _tag_across_all(client_for(club_a, Role.ADMIN), profiles[0])
+    assert set(ProfileTag.objects.for_club(club_a).values_list("profile_id", flat=True)) == {p.pk for p in profiles}
