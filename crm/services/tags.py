@@ -31,13 +31,17 @@ def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
     return name
 
 
-def tag_get_or_create(*, club, name: str) -> Tag:
+def tag_get_or_create(*, club, actor: Actor, name: str) -> Tag:
+    """The club's tag by this name in any case, or a new one made (and audited) by `tag_create`.
+    Two callers creating the same new name at once both end up with the one tag."""
     name = _tag_name(name)
     existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
     if existing:
         return existing
-    tag, _ = Tag.objects.get_or_create(club=club, name=name)
-    return tag
+    try:
+        return tag_create(club=club, actor=actor, name=name)
+    except CrmError:  # created meanwhile by someone else: theirs is the tag
+        return Tag.objects.for_club(club).get(name__iexact=name)
 
 
 def tag_create(*, club, actor: Actor, name: str, color: str = "") -> Tag:

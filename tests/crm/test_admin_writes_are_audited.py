@@ -35,6 +35,18 @@ def test_adding_a_tag_in_the_admin_is_audited_with_who_and_from_where(client_for
     assert _by_the_client(_only_audit_row(club_a, AuditAction.TAG_CREATE), client)
 
 
+def test_a_new_tag_from_the_bulk_add_a_tag_action_is_audited_with_who_and_from_where(client_for, club_a):
+    profile = ProfileFactory(club=club_a)
+    client = client_for(club_a, Role.STAFF)
+    client.post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {"action": "tag_selected", "_selected_action": [profile.pk], "apply": "1", "tag_name": "Winter league"},
+    )
+    row = _only_audit_row(club_a, AuditAction.TAG_CREATE)
+    assert row.object_id == str(Tag.objects.for_club(club_a).get(name="Winter league").pk)
+    assert _by_the_client(row, client)
+
+
 def test_a_tag_named_like_another_in_any_case_is_refused_on_the_form(client_for, club_a):
     TagFactory(club=club_a, name="vip")
     client = client_for(club_a, Role.STAFF)
