@@ -2,6 +2,7 @@
 where, and refused for another club's objects."""
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.urls import reverse
 
 from crm.errors import CrmError, CrmErrorCode
@@ -226,12 +227,29 @@ def test_removing_staff_in_bulk_audits_each_removal_and_keeps_the_last_owner(cli
     owner = staff_in(club_a, Role.OWNER)
     memberships = ClubMembership.objects.filter(club=club_a, user__in=[marketer, owner])
     selected = list(memberships.values_list("pk", flat=True))
-    client.post(
+    response = client.post(
         reverse("admin:crm_clubmembership_changelist"),
-        {"action": "delete_selected", "_selected_action": selected, "post": "yes"},
+        {"action": "remove_selected", "_selected_action": selected},
+        follow=True,
     )
     assert list(memberships.values_list("user", flat=True)) == [owner.pk]
     assert _by_the_client(_only_audit_row(club_a, AuditAction.STAFF_REMOVE), client)
+    shown = [str(message) for message in response.context["messages"]]
+    assert "Removed 1 staff member(s); 1 refused." in shown
+    assert not any("Successfully deleted" in message for message in shown)
+
+
+def test_a_refused_staff_removal_is_not_logged_as_a_deletion(client_for, club_a):
+    client = client_for(club_a, Role.ADMIN)
+    owner = staff_in(club_a, Role.OWNER)
+    membership = ClubMembership.objects.get(club=club_a, user=owner)
+    for action in ("remove_selected", "delete_selected"):
+        client.post(
+            reverse("admin:crm_clubmembership_changelist"),
+            {"action": action, "_selected_action": [membership.pk], "post": "yes"},
+        )
+    assert ClubMembership.objects.filter(pk=membership.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION, object_id=str(membership.pk)).exists()
 
 
 def test_editing_the_clubs_settings_is_audited(client_for, club_a):
