@@ -3,6 +3,7 @@ where, and refused for another club's objects."""
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
+from django.db import connection
 from django.urls import reverse
 
 from crm.errors import CrmError, CrmErrorCode
@@ -200,6 +201,29 @@ def test_a_revoked_key_is_read_only(client_for, club_a, key_a):
         api_key_update(
             club=club_a, actor=Actor.system(), api_key=key_a, name="Revived", scopes=["profiles:write"], expires_at=None
         )
+    key_a.refresh_from_db()
+    assert (key_a.name, key_a.scopes) == ("Club app", ["profiles:read"])
+
+
+def test_a_key_revoked_while_its_page_was_open_is_refused_with_a_message(client_for, club_a, key_a):
+    client = client_for(club_a, Role.ADMIN)
+    reads = []
+
+    def revoke_before_the_save_reads_the_key(execute, sql, params, many, context):
+        # The page read the key still live; someone revokes it before the save reads it again.
+        if sql.startswith('SELECT "crm_apikey"') and len(reads) < 2:
+            reads.append(sql)
+            if len(reads) == 2:
+                api_key_revoke(club=club_a, actor=Actor.system(), key=key_a)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(revoke_before_the_save_reads_the_key):
+        response = client.post(
+            reverse("admin:crm_apikey_change", args=[key_a.pk]), _key_form("Revived", "profiles:write"), follow=True
+        )
+
+    assert response.status_code == 200
+    assert "A revoked key can't be edited" in " ".join(str(message) for message in response.context["messages"])
     key_a.refresh_from_db()
     assert (key_a.name, key_a.scopes) == ("Club app", ["profiles:read"])
 
