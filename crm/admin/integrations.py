@@ -3,8 +3,10 @@ secrets, and the tournaments TeeTime sends."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 
 from crm.edges.admin import BigTableAdminMixin, ClubScopedAdmin, request_allows
+from crm.edges.pages import domain_errors_shown
 from crm.events.replay import REPLAYABLE, events_replay, signing_secret_create, signing_secret_revoke
 from crm.kernel.actor import Actor
 from crm.models import (
@@ -159,6 +161,12 @@ class ApiKeyAdmin(ClubScopedAdmin):
         )
         obj._state.adding = False
         self.message_user(request, f"Copy this API key now; it will not be shown again: {value}", messages.WARNING)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A key revoked while its page was open is refused by api_key_update: shown, not a 500.
+        with domain_errors_shown(request):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description="Revoke selected keys")
     def revoke_selected(self, request, queryset):

@@ -333,10 +333,11 @@ class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
         form = TagActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             with domain_errors_shown(request):
-                tag = tag_get_or_create(club=request.club, name=form.cleaned_data["tag_name"])
+                actor = Actor.from_request(request)
+                tag = tag_get_or_create(club=request.club, actor=actor, name=form.cleaned_data["tag_name"])
                 ids = list(queryset.values_list("pk", flat=True))
                 service = profiles_untag if remove else profiles_tag
-                count = service(club=request.club, profile_ids=ids, tag=tag, actor=Actor.from_request(request))
+                count = service(club=request.club, profile_ids=ids, tag=tag, actor=actor)
                 verb = "Removed" if remove else "Added"
                 self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
             return None

@@ -2,7 +2,7 @@
 scheduler's heartbeat."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpResponseRedirect
 
@@ -35,6 +35,7 @@ class ClubMembershipAdmin(admin.ModelAdmin):
     list_filter = ("role",)
     search_fields = ("user__email",)
     list_select_related = ("user",)
+    actions = ("remove_selected",)
 
     def _manages(self, request, obj=None):
         return request_allows(request, Capability.MANAGE_STAFF) and (obj is None or obj.club_id == request.club.pk)
@@ -87,11 +88,23 @@ class ClubMembershipAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):
         staff_remove(membership=obj, actor=Actor.from_request(request))
 
-    def delete_queryset(self, request, queryset):
-        # Each through staff_remove, so every removal is audited and the last owner stays.
+    def get_actions(self, request):
+        # Django's bulk delete logs and reports "Successfully deleted" even for the removals
+        # staff_remove refuses (the last owner); remove_selected reports what happened.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Remove selected staff from the club", permissions=("delete",))
+    def remove_selected(self, request, queryset):
+        removed = refused = 0
         for membership in queryset.select_related("user"):
-            with domain_errors_shown(request, prefix=f"{membership.user.email}: "):
+            with domain_errors_shown(request, prefix=f"{membership.user.email}: ") as refusal:
                 self.delete_model(request, membership)
+            refused += bool(refusal)
+            removed += not refusal
+        level = messages.SUCCESS if not refused else messages.WARNING
+        self.message_user(request, f"Removed {removed} staff member(s); {refused} refused.", level)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         with domain_errors_shown(request):

@@ -102,9 +102,10 @@ class TagBulkView(ClubApiView):
         serializer = TagChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        tag = tag_get_or_create(club=self.club, name=data["tag"])
+        actor = Actor.from_request(request)
+        tag = tag_get_or_create(club=self.club, actor=actor, name=data["tag"])
         change = profiles_untag if self.remove else profiles_tag
-        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=Actor.from_request(request))
+        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=actor)
         return Response({"changed": changed})
 
 

@@ -2,7 +2,7 @@
 choices scoped to request.club, permissions from the member's role, and the defaults a table that
 grows with activity needs (a capped count, its JSON columns left out of the list)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
@@ -78,16 +78,32 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.cap + 1].count()
+        rows = self.object_list
+        if not rows.query.is_sliced:
+            # Unordered: an ORDER BY inside the LIMITed subquery reads and sorts every row to count
+            # cap + 1. A slice taken already has to keep the order that chose its rows.
+            rows = rows.order_by()
+        return rows[: self.cap + 1].count()
+
+    def exceeds_cap(self) -> bool:
+        return self.count > self.cap
 
 
 class BigTableChangeList(ChangeList):
     """Leaves the admin's `list_deferred_fields` (JSON payloads) out of the list's SELECT; the
-    change/detail view reads the whole row."""
+    change/detail view reads the whole row. A count past the cap is shown as "more than 10,000"
+    (templates/admin/pagination.html, actions.html, search_form.html), never as 10,001."""
+
+    result_count_is_capped = False
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
         return queryset.defer(*self.model_admin.list_deferred_fields)
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_count_is_capped = self.paginator.exceeds_cap()
+        self.result_count_shown = f"more than {self.paginator.cap:,}"
 
 
 class BigTableAdminMixin:
@@ -100,3 +116,18 @@ class BigTableAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return BigTableChangeList
+
+    def response_action(self, request, queryset):
+        """Refuses an action across every filtered row when they are more than the cap: the page
+        never said how many they are, so "all" could be a million profiles."""
+        select_across = self.action_form.base_fields["select_across"].clean(request.POST.get("select_across"))
+        paginator = self.get_paginator(request, queryset, self.list_per_page)
+        if select_across and paginator.exceeds_cap():
+            self.message_user(
+                request,
+                f"More than {paginator.cap:,} rows are selected, too many to act on at once: filter "
+                "the list, or select rows on the page.",
+                messages.WARNING,
+            )
+            return None
+        return super().response_action(request, queryset)

@@ -104,9 +104,10 @@ def _change_tags(info, *, tag: str, profile_ids, remove: bool) -> int:
     require_scope(info, ApiScope.PROFILES_WRITE)
     data = _validated(TagChangeSerializer, {"tag": tag, "profile_ids": profile_ids})
     club = info.context.club
-    tag_row = tag_get_or_create(club=club, name=data["tag"])
+    actor = _actor(info)
+    tag_row = tag_get_or_create(club=club, actor=actor, name=data["tag"])
     change = profiles_untag if remove else profiles_tag
-    return change(club=club, profile_ids=data["profile_ids"], tag=tag_row, actor=_actor(info))
+    return change(club=club, profile_ids=data["profile_ids"], tag=tag_row, actor=actor)
 
 
 class TagProfiles(graphene.Mutation):

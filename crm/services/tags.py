@@ -15,6 +15,10 @@ def _tag_name(name: str) -> str:
     return name
 
 
+def _name_taken(name: str) -> CrmError:
+    return CrmError(CrmErrorCode.INVALID_TAG, f"There is already a tag called '{name}'.", {"name": name})
+
+
 def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
     """The cleaned name, refused (invalid_tag) when empty, too long, or another tag of the club
     already has it in any case. `tag` is the one being renamed, which may keep its own name."""
@@ -23,17 +27,21 @@ def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
     if tag is not None:
         taken = taken.exclude(pk=tag.pk)
     if taken.exists():
-        raise CrmError(CrmErrorCode.INVALID_TAG, f"There is already a tag called '{name}'.", {"name": name})
+        raise _name_taken(name)
     return name
 
 
-def tag_get_or_create(*, club, name: str) -> Tag:
+def tag_get_or_create(*, club, actor: Actor, name: str) -> Tag:
+    """The club's tag by this name in any case, or a new one made (and audited) by `tag_create`.
+    Two callers creating the same new name at once both end up with the one tag."""
     name = _tag_name(name)
     existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
     if existing:
         return existing
-    tag, _ = Tag.objects.get_or_create(club=club, name=name)
-    return tag
+    try:
+        return tag_create(club=club, actor=actor, name=name)
+    except CrmError:  # created meanwhile by someone else: theirs is the tag
+        return Tag.objects.for_club(club).get(name__iexact=name)
 
 
 def tag_create(*, club, actor: Actor, name: str, color: str = "") -> Tag:
@@ -44,9 +52,7 @@ def tag_create(*, club, actor: Actor, name: str, color: str = "") -> Tag:
             with transaction.atomic():  # the savepoint a lost race on uniq_tag_club_name rolls back to
                 tag = Tag.objects.create(club=club, name=name, **({"color": color} if color else {}))
         except IntegrityError:
-            raise CrmError(
-                CrmErrorCode.INVALID_TAG, f"There is already a tag called '{name}'.", {"name": name}
-            ) from None
+            raise _name_taken(name) from None
         audit_record(club=club, actor=actor, action=AuditAction.TAG_CREATE, target=tag, summary=f"Tag '{name}'")
     return tag
 
@@ -65,7 +71,11 @@ def tag_update(*, club, actor: Actor, tag: Tag, name: str, color: str) -> Tag:
         if not changed:
             return tag
         tag.name, tag.color = after["name"], after["color"]
-        tag.save(update_fields=list(changed))
+        try:
+            with transaction.atomic():  # a rename racing another to the same name loses here
+                tag.save(update_fields=list(changed))
+        except IntegrityError:
+            raise _name_taken(name) from None
         if "name" in changed:
             tagged = ProfileTag.objects.for_club(club).filter(tag=tag).values_list("profile_id", flat=True)
             profiles_changed_after_commit(club, list(tagged))
@@ -80,6 +90,10 @@ def tag_delete(*, club, actor: Actor, tag: Tag) -> int:
     segments on the tag let them go at once. Returns how many profiles carried it."""
     require_in_club(club, tag)
     with transaction.atomic():
+        # Locked before its profiles are read: a tagging that commits in between would otherwise
+        # have its rows deleted unannounced. A tagger's commit waits on the lock (its rows reference
+        # the tag) and then fails on the deleted tag.
+        tag = Tag.objects.for_club(club).select_for_update().get(pk=tag.pk)
         tagged_ids = list(ProfileTag.objects.for_club(club).filter(tag=tag).values_list("profile_id", flat=True))
         audit_record(
             club=club,

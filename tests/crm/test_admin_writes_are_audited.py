@@ -2,6 +2,8 @@
 where, and refused for another club's objects."""
 
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
+from django.db import connection
 from django.urls import reverse
 
 from crm.errors import CrmError, CrmErrorCode
@@ -33,6 +35,18 @@ def test_adding_a_tag_in_the_admin_is_audited_with_who_and_from_where(client_for
     tag = Tag.objects.for_club(club_a).get()
     assert (tag.name, tag.color) == ("Winter league", "#123456")
     assert _by_the_client(_only_audit_row(club_a, AuditAction.TAG_CREATE), client)
+
+
+def test_a_new_tag_from_the_bulk_add_a_tag_action_is_audited_with_who_and_from_where(client_for, club_a):
+    profile = ProfileFactory(club=club_a)
+    client = client_for(club_a, Role.STAFF)
+    client.post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {"action": "tag_selected", "_selected_action": [profile.pk], "apply": "1", "tag_name": "Winter league"},
+    )
+    row = _only_audit_row(club_a, AuditAction.TAG_CREATE)
+    assert row.object_id == str(Tag.objects.for_club(club_a).get(name="Winter league").pk)
+    assert _by_the_client(row, client)
 
 
 def test_a_tag_named_like_another_in_any_case_is_refused_on_the_form(client_for, club_a):
@@ -191,6 +205,29 @@ def test_a_revoked_key_is_read_only(client_for, club_a, key_a):
     assert (key_a.name, key_a.scopes) == ("Club app", ["profiles:read"])
 
 
+def test_a_key_revoked_while_its_page_was_open_is_refused_with_a_message(client_for, club_a, key_a):
+    client = client_for(club_a, Role.ADMIN)
+    reads = []
+
+    def revoke_before_the_save_reads_the_key(execute, sql, params, many, context):
+        # The page read the key still live; someone revokes it before the save reads it again.
+        if sql.startswith('SELECT "crm_apikey"') and len(reads) < 2:
+            reads.append(sql)
+            if len(reads) == 2:
+                api_key_revoke(club=club_a, actor=Actor.system(), key=key_a)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(revoke_before_the_save_reads_the_key):
+        response = client.post(
+            reverse("admin:crm_apikey_change", args=[key_a.pk]), _key_form("Revived", "profiles:write"), follow=True
+        )
+
+    assert response.status_code == 200
+    assert "A revoked key can't be edited" in " ".join(str(message) for message in response.context["messages"])
+    key_a.refresh_from_db()
+    assert (key_a.name, key_a.scopes) == ("Club app", ["profiles:read"])
+
+
 def test_another_clubs_key_is_not_edited(client_for, club_a, club_b, key_a):
     client_for(club_b, Role.ADMIN).post(
         reverse("admin:crm_apikey_change", args=[key_a.pk]), _key_form("Hijacked", "profiles:write")
@@ -214,12 +251,29 @@ def test_removing_staff_in_bulk_audits_each_removal_and_keeps_the_last_owner(cli
     owner = staff_in(club_a, Role.OWNER)
     memberships = ClubMembership.objects.filter(club=club_a, user__in=[marketer, owner])
     selected = list(memberships.values_list("pk", flat=True))
-    client.post(
+    response = client.post(
         reverse("admin:crm_clubmembership_changelist"),
-        {"action": "delete_selected", "_selected_action": selected, "post": "yes"},
+        {"action": "remove_selected", "_selected_action": selected},
+        follow=True,
     )
     assert list(memberships.values_list("user", flat=True)) == [owner.pk]
     assert _by_the_client(_only_audit_row(club_a, AuditAction.STAFF_REMOVE), client)
+    shown = [str(message) for message in response.context["messages"]]
+    assert "Removed 1 staff member(s); 1 refused." in shown
+    assert not any("Successfully deleted" in message for message in shown)
+
+
+def test_a_refused_staff_removal_is_not_logged_as_a_deletion(client_for, club_a):
+    client = client_for(club_a, Role.ADMIN)
+    owner = staff_in(club_a, Role.OWNER)
+    membership = ClubMembership.objects.get(club=club_a, user=owner)
+    for action in ("remove_selected", "delete_selected"):
+        client.post(
+            reverse("admin:crm_clubmembership_changelist"),
+            {"action": action, "_selected_action": [membership.pk], "post": "yes"},
+        )
+    assert ClubMembership.objects.filter(pk=membership.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION, object_id=str(membership.pk)).exists()
 
 
 def test_editing_the_clubs_settings_is_audited(client_for, club_a):

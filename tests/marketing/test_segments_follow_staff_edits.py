@@ -33,7 +33,7 @@ def test_tagging_puts_people_in_a_segment_on_the_tag_and_untagging_takes_them_ou
 ):
     ann, bob = ProfileFactory.create_batch(2, club=club_a)
     league = segment_on(club_a, "Winter league players", WINTER_LEAGUE)
-    tag = tag_get_or_create(club=club_a, name="Winter league")
+    tag = tag_get_or_create(club=club_a, actor=Actor.system(), name="Winter league")
 
     with django_capture_on_commit_callbacks(execute=True):
         profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk, bob.pk], tag=tag)
@@ -48,7 +48,7 @@ def test_tagging_puts_people_in_a_segment_on_the_tag_and_untagging_takes_them_ou
 
 def test_tagging_announces_only_the_people_it_changed(club_a, django_capture_on_commit_callbacks):
     ann, bob = ProfileFactory.create_batch(2, club=club_a)
-    tag = tag_get_or_create(club=club_a, name="Winter league")
+    tag = tag_get_or_create(club=club_a, actor=Actor.system(), name="Winter league")
     profiles_tag(club=club_a, actor=Actor.system(), profile_ids=[ann.pk], tag=tag)
 
     announced = []

@@ -1,6 +1,6 @@
 """Notes, tags, merges and suggestions over REST: scopes, club isolation, nothing written on refusal."""
 
-from crm.models import AuditLog, MergeRecord, Note, ProfileTag
+from crm.models import AuditAction, AuditLog, MergeRecord, Note, ProfileTag, Tag
 from tests.factories import MergeSuggestionFactory, ProfileFactory
 from tests.factories.api import api_for
 
@@ -43,6 +43,15 @@ def test_a_read_key_cannot_write_notes_or_tags(club_a, profile_a):
     )
     assert response.status_code == 403
     assert not Note.objects.for_club(club_a).exists() and not ProfileTag.objects.for_club(club_a).exists()
+
+
+def test_a_tag_named_in_a_bulk_tagging_is_audited_as_created_by_the_key(club_a, profile_a):
+    api_for(club_a, *WRITE).post(
+        "/api/v1/tags/add", {"tag": "Twilight", "profile_ids": [profile_a.pk]}, content_type="application/json"
+    )
+    (created,) = AuditLog.objects.for_club(club_a).filter(action=AuditAction.TAG_CREATE)
+    assert created.api_key is not None
+    assert created.object_id == str(Tag.objects.for_club(club_a).get(name="Twilight").pk)
 
 
 def test_bulk_tagging_only_touches_the_clubs_own_profiles(club_a, club_b, profile_a):

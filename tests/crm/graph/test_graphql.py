@@ -11,7 +11,7 @@ from graphql import GraphQLError
 
 from crm.edges.graph import ClubGraphQLView
 from crm.errors import CrmError, CrmErrorCode
-from crm.models import ApiKey, AuditLog, Note, Role, Tag
+from crm.models import ApiKey, AuditAction, AuditLog, Note, Role, Tag
 from tests.conftest import staff_in
 from tests.factories import (
     ActivityFactory,
@@ -288,6 +288,13 @@ def test_tagging_many_profiles_and_untagging_them(club_a, anna):
     ids = [anna.pk, *(p.pk for p in others)]
     assert run(client, TAG, tag="Weekend", ids=ids)[1]["data"]["tagProfiles"]["changed"] == 3  # anna had it
     assert run(client, UNTAG, tag="weekend", ids=ids)[1]["data"]["untagProfiles"]["changed"] == 4
+
+
+def test_a_tag_named_in_a_tagging_mutation_is_audited_as_created_by_the_key(club_a, anna):
+    run(api_for(club_a, READ, WRITE), TAG, tag="Twilight", ids=[anna.pk])
+    (created,) = AuditLog.objects.for_club(club_a).filter(action=AuditAction.TAG_CREATE)
+    assert created.api_key is not None
+    assert created.object_id == str(Tag.objects.for_club(club_a).get(name="Twilight").pk)
 
 
 @pytest.mark.parametrize(
