@@ -13,7 +13,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import anthropic
 from django.conf import settings
 
 from intelligence.errors import IntelligenceError, IntelligenceErrorCode
@@ -97,6 +96,10 @@ def llm_tool_call(
         json.dumps(system),
         json.dumps(prompt),
     )
+    # Imported on the first call, not with the module: the SDK brings about 3,000 modules (pydantic,
+    # httpx), which every web and worker process would otherwise load with the URLconf, 1-2 s each.
+    import anthropic
+
     started = time.perf_counter()
     try:
         with anthropic.Anthropic(
