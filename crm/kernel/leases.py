@@ -64,6 +64,17 @@ class Lease:
         return bool(self.held().update(**fields))
 
 
+def lease_free(*, status_field: str, heartbeat_field: str, running: str, stale_after: timedelta, now: datetime) -> Q:
+    """The rows whose lease `lease_claim` may take now: not running, or running with no heartbeat
+    (released to be continued by another task), or with one older than `stale_after` (its holder
+    died). For a tick's selector, so what it calls due is exactly what its item task can claim."""
+    return (
+        ~Q(**{status_field: running})
+        | Q(**{f"{heartbeat_field}__isnull": True})
+        | Q(**{f"{heartbeat_field}__lt": now - stale_after})
+    )
+
+
 def lease_claim(
     row: QuerySet,
     *,
@@ -81,10 +92,8 @@ def lease_claim(
     match (PostgreSQL re-reads the row after the first commits; SQLite runs writers one at a time).
     """
     now = now or timezone.now()
-    free = (
-        ~Q(**{status_field: running})
-        | Q(**{f"{heartbeat_field}__isnull": True})
-        | Q(**{f"{heartbeat_field}__lt": now - stale_after})
+    free = lease_free(
+        status_field=status_field, heartbeat_field=heartbeat_field, running=running, stale_after=stale_after, now=now
     )
     claimed = row.filter(free).update(**{status_field: running, heartbeat_field: now})
     return Lease(row=row, heartbeat_field=heartbeat_field, token=now) if claimed else None

@@ -28,7 +28,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from crm.errors import CrmError, CrmErrorCode, require_in_club
-from crm.kernel.leases import Lease, LeaseLost, lease_claim
+from crm.kernel.leases import Lease, LeaseLost, lease_claim, lease_free
 from marketing.messaging.client import MessagingClient, MessagingError, MessagingNotFound
 from marketing.models import MessagingListEntry, Segment, SegmentMember, SyncStatus
 from marketing.services.messaging_batches import (
@@ -127,13 +127,11 @@ def segments_due_for_sync(*, now=None):
     """
     now = now or timezone.now()
     interval_ago = now - timedelta(minutes=settings.MESSAGING_SYNC_MINUTES)
-    stale_before = now - timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS)
-    no_heartbeat = Q(sync_heartbeat_at__isnull=True)
-    due = (
+    due = lease_free(**_sync_lease(), now=now) & (
         Q(sync_status=SyncStatus.NEVER)
         | Q(sync_status=SyncStatus.SYNCED) & (Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=interval_ago))
-        | Q(sync_status=SyncStatus.FAILED) & (no_heartbeat | Q(sync_heartbeat_at__lt=interval_ago))
-        | Q(sync_status=SyncStatus.RUNNING) & (no_heartbeat | Q(sync_heartbeat_at__lt=stale_before))
+        | Q(sync_status=SyncStatus.FAILED) & (Q(sync_heartbeat_at__isnull=True) | Q(sync_heartbeat_at__lt=interval_ago))
+        | Q(sync_status=SyncStatus.RUNNING)  # free to claim, per lease_free
     )
     # Platform-wide: the tick fans out, and each segment is then synced inside its own club.
     flagged = Segment.objects.unscoped_across_clubs().filter(sync_to_messaging=True)
@@ -153,17 +151,21 @@ def segment_sync_when_due(*, club, segment_id: int, client: MessagingClient | No
 # --- the steps --------------------------------------------------------------------------
 
 
+def _sync_lease() -> dict:
+    """The segment sync's lease: its fields and stale limit, for `lease_claim` and `lease_free`."""
+    return {
+        "status_field": "sync_status",
+        "heartbeat_field": "sync_heartbeat_at",
+        "running": SyncStatus.RUNNING,
+        "stale_after": timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS),
+    }
+
+
 def _claim(club, segment: Segment) -> Lease | None:
     """Lease the segment's sync unless another worker is running it, so two workers can't both push
     the same batches; a heartbeat older than MESSAGING_SYNC_STALE_SECONDS means the holder died,
     and the sync may be taken over (see crm/kernel/leases.py)."""
-    lease = lease_claim(
-        Segment.objects.for_club(club).filter(pk=segment.pk),
-        status_field="sync_status",
-        heartbeat_field="sync_heartbeat_at",
-        running=SyncStatus.RUNNING,
-        stale_after=timedelta(seconds=settings.MESSAGING_SYNC_STALE_SECONDS),
-    )
+    lease = lease_claim(Segment.objects.for_club(club).filter(pk=segment.pk), **_sync_lease())
     if lease is not None:
         segment.sync_status, segment.sync_heartbeat_at = SyncStatus.RUNNING, lease.token
     return lease

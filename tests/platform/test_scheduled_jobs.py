@@ -366,6 +366,23 @@ def test_a_messaging_sync_item_sent_twice_syncs_once(club_a, messaging_simulator
     assert len(messaging_simulator.requests(method="POST", path_suffix="/members")) == 1
 
 
+@pytest.mark.parametrize(
+    "task_name, refusal",
+    [("sync_due_segment_to_messaging", "not due"), ("sync_segment_to_messaging", "not flagged for sync")],
+)
+def test_another_clubs_segment_id_syncs_nothing(club_a, club_b, messaging_simulator, task_name, refusal):
+    ProfileFactory(club=club_b, membership_tier="Gold")
+    theirs = flagged(club_b, "Gold")
+    segment_refresh(club=club_b, segment=theirs)
+    task = getattr(marketing_tasks, task_name)
+
+    assert task.delay(club_a.pk, theirs.pk).get() == refusal
+    assert task.delay(club_a.pk + club_b.pk + 1000, theirs.pk).get() == refusal  # a club that is gone
+
+    assert messaging_simulator.requests() == []
+    assert Segment.objects.for_club(club_b).get(pk=theirs.pk).sync_status == SyncStatus.NEVER
+
+
 def test_a_failed_sync_is_retried_by_the_tick_an_interval_after_it_failed(club_a, messaging_simulator, settings):
     settings.MESSAGING_SYNC_MINUTES = 15
     ProfileFactory(club=club_a, membership_tier="Gold")

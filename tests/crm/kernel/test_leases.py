@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from crm.kernel.leases import LeaseLost, lease_claim
+from crm.kernel.leases import LeaseLost, lease_claim, lease_free
 from marketing.models import Segment, SyncStatus
 from tests.factories import SegmentFactory
 
@@ -99,6 +99,34 @@ def test_a_running_row_without_a_heartbeat_is_free_for_its_continuation(segment)
     continuation = claim(segment)
 
     assert continuation is not None and stored(segment) == (SyncStatus.RUNNING, continuation.token)
+
+
+def test_lease_free_selects_exactly_the_rows_a_claim_would_take(club_a):
+    now = timezone.now()
+    states = {
+        "never run": (SyncStatus.NEVER, None),
+        "failed, keeping when": (SyncStatus.FAILED, now - timedelta(minutes=1)),
+        "released for a continuation": (SyncStatus.RUNNING, None),
+        "holder died": (SyncStatus.RUNNING, now - TEN_MINUTES - timedelta(seconds=1)),
+        "live holder": (SyncStatus.RUNNING, now - timedelta(minutes=1)),
+        "live holder, just at the limit": (SyncStatus.RUNNING, now - TEN_MINUTES),
+    }
+    rows = {
+        name: SegmentFactory(club=club_a, name=name, sync_status=status, sync_heartbeat_at=heartbeat)
+        for name, (status, heartbeat) in states.items()
+    }
+    free = lease_free(
+        status_field="sync_status",
+        heartbeat_field="sync_heartbeat_at",
+        running=SyncStatus.RUNNING,
+        stale_after=TEN_MINUTES,
+        now=now,
+    )
+
+    selected = set(Segment.objects.for_club(club_a).filter(free).values_list("name", flat=True))
+    claimed = {name for name, row in rows.items() if claim(row, now=now) is not None}
+
+    assert selected == claimed == {"never run", "failed, keeping when", "released for a continuation", "holder died"}
 
 
 def test_a_row_of_another_club_is_not_claimed_through_this_clubs_rows(segment, club_b):
