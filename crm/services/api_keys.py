@@ -84,7 +84,14 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
     return api_key
 
 
+@transaction.atomic
 def api_key_revoke(*, club, actor: Actor, key: ApiKey) -> ApiKey:
+    """Stop accepting the key, like `signing_secret_revoke`: the row stays so the audit trail keeps
+    naming it; revoking one already revoked (by a racing call, or through a stale object) changes
+    and records nothing."""
+    require_in_club(club, key)
+    # The stored row, locked: two revocations racing each other write one audit row, not two.
+    key = ApiKey.objects.for_club(club).select_for_update().get(pk=key.pk)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

@@ -242,6 +242,27 @@ def test_another_clubs_key_is_not_edited(client_for, club_a, club_b, key_a):
     assert not AuditLog.objects.unscoped_across_clubs().filter(action=AuditAction.API_KEY_UPDATE).exists()
 
 
+def test_another_clubs_key_is_not_revoked(club_a, club_b, key_a):
+    with pytest.raises(CrmError) as refusal:
+        api_key_revoke(club=club_b, actor=Actor.system(), key=key_a)
+    assert refusal.value.code == CrmErrorCode.NOT_FOUND
+    key_a.refresh_from_db()
+    assert key_a.revoked_at is None
+    assert not AuditLog.objects.unscoped_across_clubs().filter(action=AuditAction.API_KEY_REVOKE).exists()
+
+
+def test_a_key_revoked_meanwhile_is_not_revoked_or_audited_again(club_a, key_a):
+    # The revoke action's list was read while the key was live; another admin revoked it since.
+    stale = ApiKey.objects.for_club(club_a).get(pk=key_a.pk)
+    api_key_revoke(club=club_a, actor=Actor.system(), key=key_a)
+    key_a.refresh_from_db()
+    revoked_at = key_a.revoked_at
+    assert api_key_revoke(club=club_a, actor=Actor.system(), key=stale).revoked_at == revoked_at
+    key_a.refresh_from_db()
+    assert key_a.revoked_at == revoked_at
+    assert _only_audit_row(club_a, AuditAction.API_KEY_REVOKE)
+
+
 # --- Staff and the club -------------------------------------------------------------------
 
 
