@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +11,7 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
 from crm.models import ApiKey, ApiScope, AuditAction
-from crm.services.audit import audit_record
+from crm.services.audit import audit_changes, audit_record
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # don't write a row on every request
 
@@ -49,10 +49,6 @@ def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) ->
     return key, f"fw_{prefix}_{secret}"
 
 
-def _plain(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, expires_at) -> ApiKey:
     """Rename a key, change what it may do or when it expires; the audit row keeps each change as
     [before, after]. A revoked key stays as it was revoked."""
@@ -66,12 +62,11 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
         api_key = ApiKey.objects.for_club(club).select_for_update().get(pk=api_key.pk)
         if api_key.revoked_at is not None:
             raise CrmError(CrmErrorCode.NOT_PERMITTED, "A revoked key can't be edited; create a new one.")
-        before = {field: getattr(api_key, field) for field in after}
-        changed = {field: [before[field], after[field]] for field in after if before[field] != after[field]}
+        changed = audit_changes({field: getattr(api_key, field) for field in after}, after)
         if not changed:
             return api_key
-        for field, (_, new) in changed.items():
-            setattr(api_key, field, new)
+        for field in changed:
+            setattr(api_key, field, after[field])
         api_key.save(update_fields=list(changed))
         audit_record(
             club=club,
@@ -79,7 +74,7 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
             action=AuditAction.API_KEY_UPDATE,
             target=api_key,
             summary=f"API key {api_key}",
-            details={field: [_plain(old), _plain(new)] for field, (old, new) in changed.items()},
+            details=changed,
         )
     return api_key
 

@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
-from crm.services.audit import audit_record
+from crm.services.audit import audit_changes, audit_record
 from crm.signals import profiles_changed_after_commit
 
 
@@ -67,7 +67,7 @@ def tag_update(*, club, actor: Actor, tag: Tag, name: str, color: str) -> Tag:
         # locked so two edits racing each other each record the [before, after] they made.
         tag = Tag.objects.for_club(club).select_for_update().get(pk=tag.pk)
         after = {"name": name, "color": color or tag.color}
-        changed = {field: [getattr(tag, field), new] for field, new in after.items() if getattr(tag, field) != new}
+        changed = audit_changes({"name": tag.name, "color": tag.color}, after)
         if not changed:
             return tag
         tag.name, tag.color = after["name"], after["color"]

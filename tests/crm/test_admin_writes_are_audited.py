@@ -1,6 +1,8 @@
 """Every write the back office makes goes through its service: audited with who did it and from
 where, and refused for another club's objects."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
@@ -190,6 +192,23 @@ def test_editing_an_api_key_records_each_change_with_who_and_from_where(client_f
         "scopes": [["profiles:read"], ["events:ingest", "profiles:read"]],
     }
     assert _by_the_client(row, client)
+
+
+def test_a_new_expiry_is_recorded_as_iso_text(club_a, key_a):
+    expires_at = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+    api_key_update(
+        club=club_a,
+        actor=Actor.system(),
+        api_key=key_a,
+        name="Club app",
+        scopes=["profiles:read"],
+        expires_at=expires_at,
+    )
+    key_a.refresh_from_db()
+    assert key_a.expires_at == expires_at
+    assert _only_audit_row(club_a, AuditAction.API_KEY_UPDATE).details == {
+        "expires_at": [None, "2027-01-31T12:00:00+00:00"]
+    }
 
 
 def test_a_revoked_key_is_read_only(client_for, club_a, key_a):
