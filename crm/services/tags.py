@@ -31,11 +31,17 @@ def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
     return name
 
 
+def tag_named(*, club, name: str) -> Tag | None:
+    """The club's tag by this name in any case (whitespace collapsed), or None; a name no tag
+    could have is refused (invalid_tag)."""
+    return Tag.objects.for_club(club).filter(name__iexact=_tag_name(name)).first()
+
+
 def tag_get_or_create(*, club, actor: Actor, name: str) -> Tag:
     """The club's tag by this name in any case, or a new one made (and audited) by `tag_create`.
     Two callers creating the same new name at once both end up with the one tag."""
     name = _tag_name(name)
-    existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
+    existing = tag_named(club=club, name=name)
     if existing:
         return existing
     try:

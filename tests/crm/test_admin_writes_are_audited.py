@@ -51,6 +51,35 @@ def test_a_new_tag_from_the_bulk_add_a_tag_action_is_audited_with_who_and_from_w
     assert _by_the_client(row, client)
 
 
+def test_removing_a_tag_that_does_not_exist_creates_none(client_for, club_a):
+    profile = ProfileFactory(club=club_a)
+    client = client_for(club_a, Role.STAFF)
+    response = client.post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {"action": "untag_selected", "_selected_action": [profile.pk], "apply": "1", "tag_name": "Winter league"},
+        follow=True,
+    )
+    assert "There is no tag called 'Winter league'." in [str(message) for message in response.context["messages"]]
+    assert not Tag.objects.for_club(club_a).exists()
+    assert not AuditLog.objects.for_club(club_a).exists()
+
+
+def test_removing_a_tag_named_in_another_case_takes_it_off(client_for, club_a):
+    tagged = ProfileTagFactory(tag=TagFactory(club=club_a, name="Winter league"), profile=ProfileFactory(club=club_a))
+    client_for(club_a, Role.STAFF).post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {
+            "action": "untag_selected",
+            "_selected_action": [tagged.profile_id],
+            "apply": "1",
+            "tag_name": "winter  LEAGUE",
+        },
+    )
+    assert not ProfileTag.objects.for_club(club_a).exists()
+    assert Tag.objects.for_club(club_a).count() == 1
+    assert _only_audit_row(club_a, AuditAction.UNTAG)
+
+
 def test_a_tag_named_like_another_in_any_case_is_refused_on_the_form(client_for, club_a):
     TagFactory(club=club_a, name="vip")
     client = client_for(club_a, Role.STAFF)
