@@ -31,9 +31,16 @@ def _checked_scopes(scopes) -> list[str]:
     return sorted(set(scopes))
 
 
+def _checked_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
+    return name
+
+
 def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
     """A new key; the full value is returned once and never stored."""
-    scopes = _checked_scopes(scopes)
+    name, scopes = _checked_name(name), _checked_scopes(scopes)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
@@ -53,9 +60,7 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
     """Rename a key, change what it may do or when it expires; the audit row keeps each change as
     [before, after]. A revoked key stays as it was revoked."""
     require_in_club(club, api_key)
-    after = {"name": " ".join((name or "").split()), "scopes": _checked_scopes(scopes), "expires_at": expires_at}
-    if not after["name"]:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
+    after = {"name": _checked_name(name), "scopes": _checked_scopes(scopes), "expires_at": expires_at}
     with transaction.atomic():
         # The stored row, not the object handed in (a form's instance already carries the edit),
         # locked so two edits racing each other each record the [before, after] they made.

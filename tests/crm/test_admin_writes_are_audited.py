@@ -223,6 +223,14 @@ def test_editing_an_api_key_records_each_change_with_who_and_from_where(client_f
     assert _by_the_client(row, client)
 
 
+def test_a_new_key_is_named_as_an_edit_would_name_it(club_a):
+    key, _ = api_key_create(club=club_a, actor=Actor.system(), name="  Club   app ", scopes=["profiles:read"])
+    assert key.name == "Club app"
+    with pytest.raises(CrmError):
+        api_key_create(club=club_a, actor=Actor.system(), name="   ", scopes=["profiles:read"])
+    assert ApiKey.objects.for_club(club_a).count() == 1
+
+
 def test_a_new_expiry_is_recorded_as_iso_text(club_a, key_a):
     expires_at = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
     api_key_update(
