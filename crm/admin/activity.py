@@ -35,11 +35,22 @@ class AuditLogAdmin(BigTableAdminMixin, ClubScopedAdmin):
     list_deferred_fields = ("details",)
     view_capability = Capability.MANAGE_STAFF
     is_read_only = True
-    list_display = ("created_at", "actor", "action", "object_type", "object_id", "summary", "ip_address")
+    # `api_key`: a write through the API has no actor; the key it came through says who.
+    list_display = ("created_at", "actor", "api_key", "action", "object_type", "object_id", "summary", "ip_address")
     list_filter = ("action",)
-    list_select_related = ("actor",)
+    list_select_related = ("actor", "api_key")
     search_fields = ("=object_id", "actor__email")
-    fields = ("created_at", "actor", "action", "object_type", "object_id", "summary", "details", "ip_address")
+    fields = (
+        "created_at",
+        "actor",
+        "api_key",
+        "action",
+        "object_type",
+        "object_id",
+        "summary",
+        "details",
+        "ip_address",
+    )
     readonly_fields = fields
 
 

@@ -189,7 +189,17 @@ class MergeDecisionAdmin(ClubScopedAdmin):
     def _changelist_url(self) -> str:
         return reverse(f"admin:{self._url_name('changelist')}")
 
-    def _report_many(self, request, done: int, verb: str, failures: list[str]) -> None:
+    def _act_on_each(self, request, ids, act, verb: str) -> None:
+        """`act(id)` for each id in turn (each its own transaction), then one report: how many were
+        done, and the first refusals with their reasons."""
+        done, failures = 0, []
+        for object_id in ids:
+            with domain_errors_shown() as refusal:
+                act(object_id)
+            if refusal:
+                failures.append(f"#{object_id}: {refusal.error.message}")
+            else:
+                done += 1
         if done:
             self.message_user(request, f"{verb} {done} {self.opts.verbose_name}(s).", messages.SUCCESS)
         if failures:
@@ -291,15 +301,13 @@ class MergeSuggestionAdmin(BigTableAdminMixin, MergeDecisionAdmin):
         return HttpResponseRedirect(self._changelist_url())
 
     def _decide_many(self, request, queryset, service, verb: str) -> None:
-        done, failures = 0, []
-        for suggestion_id in queryset.order_by("-score", "pk").values_list("pk", flat=True):
-            with domain_errors_shown() as refusal:
-                service(club=request.club, suggestion_id=suggestion_id, actor=Actor.from_request(request))
-            if refusal:
-                failures.append(f"#{suggestion_id}: {refusal.error.message}")
-            else:
-                done += 1
-        self._report_many(request, done, verb, failures)
+        actor = Actor.from_request(request)
+        self._act_on_each(
+            request,
+            queryset.order_by("-score", "pk").values_list("pk", flat=True),
+            lambda suggestion_id: service(club=request.club, suggestion_id=suggestion_id, actor=actor),
+            verb,
+        )
 
     @admin.action(description="Accept selected (merge each pair)", permissions=("merge",))
     def accept_selected(self, request, queryset):
@@ -425,12 +433,10 @@ class MergeRecordAdmin(BigTableAdminMixin, MergeDecisionAdmin):
     @admin.action(description="Unmerge selected (newest first)", permissions=("merge",))
     def unmerge_selected(self, request, queryset):
         # Newest first: a profile merged twice is unwound in the reverse order of its merges.
-        done, failures = 0, []
-        for record_id in queryset.order_by("-created_at", "-pk").values_list("pk", flat=True):
-            with domain_errors_shown() as refusal:
-                merge_undo(club=request.club, record_id=record_id, actor=Actor.from_request(request))
-            if refusal:
-                failures.append(f"#{record_id}: {refusal.error.message}")
-            else:
-                done += 1
-        self._report_many(request, done, "Undid", failures)
+        actor = Actor.from_request(request)
+        self._act_on_each(
+            request,
+            queryset.order_by("-created_at", "-pk").values_list("pk", flat=True),
+            lambda record_id: merge_undo(club=request.club, record_id=record_id, actor=actor),
+            "Undid",
+        )

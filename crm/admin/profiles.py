@@ -39,6 +39,7 @@ from crm.services.tags import (
     tag_delete,
     tag_get_or_create,
     tag_name_check,
+    tag_named,
     tag_update,
 )
 
@@ -333,8 +334,14 @@ class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
         form = TagActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             with domain_errors_shown(request):
-                actor = Actor.from_request(request)
-                tag = tag_get_or_create(club=request.club, actor=actor, name=form.cleaned_data["tag_name"])
+                actor, name = Actor.from_request(request), form.cleaned_data["tag_name"]
+                if remove:  # removing a tag no profile can carry must not create it
+                    tag = tag_named(club=request.club, name=name)
+                    if tag is None:
+                        self.message_user(request, f"There is no tag called '{name}'.", messages.WARNING)
+                        return None
+                else:
+                    tag = tag_get_or_create(club=request.club, actor=actor, name=name)
                 ids = list(queryset.values_list("pk", flat=True))
                 service = profiles_untag if remove else profiles_tag
                 count = service(club=request.club, profile_ids=ids, tag=tag, actor=actor)
@@ -392,9 +399,7 @@ class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
         if not request_allows(request, Capability.EXPORT):
             self.message_user(request, "Your role cannot export personal data.", messages.ERROR)
             return None
-        lines = profiles_export_csv(
-            club=request.club, queryset=queryset, actor=Actor.from_request(request)
-        )
+        lines = profiles_export_csv(club=request.club, queryset=queryset, actor=Actor.from_request(request))
         response = StreamingHttpResponse(lines, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="profiles-{request.club.slug}.csv"'
         return response

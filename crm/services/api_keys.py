@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +11,7 @@ from django.utils import timezone
 from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
 from crm.models import ApiKey, ApiScope, AuditAction
-from crm.services.audit import audit_record
+from crm.services.audit import audit_changes, audit_record
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # don't write a row on every request
 
@@ -31,9 +31,16 @@ def _checked_scopes(scopes) -> list[str]:
     return sorted(set(scopes))
 
 
+def _checked_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
+    return name
+
+
 def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) -> tuple[ApiKey, str]:
     """A new key; the full value is returned once and never stored."""
-    scopes = _checked_scopes(scopes)
+    name, scopes = _checked_name(name), _checked_scopes(scopes)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     key = ApiKey.objects.create(
@@ -49,29 +56,22 @@ def api_key_create(*, club, actor: Actor, name: str, scopes, expires_at=None) ->
     return key, f"fw_{prefix}_{secret}"
 
 
-def _plain(value):
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, expires_at) -> ApiKey:
     """Rename a key, change what it may do or when it expires; the audit row keeps each change as
     [before, after]. A revoked key stays as it was revoked."""
     require_in_club(club, api_key)
-    after = {"name": " ".join((name or "").split()), "scopes": _checked_scopes(scopes), "expires_at": expires_at}
-    if not after["name"]:
-        raise CrmError(CrmErrorCode.NOT_PERMITTED, "An API key needs a name.")
+    after = {"name": _checked_name(name), "scopes": _checked_scopes(scopes), "expires_at": expires_at}
     with transaction.atomic():
         # The stored row, not the object handed in (a form's instance already carries the edit),
         # locked so two edits racing each other each record the [before, after] they made.
         api_key = ApiKey.objects.for_club(club).select_for_update().get(pk=api_key.pk)
         if api_key.revoked_at is not None:
             raise CrmError(CrmErrorCode.NOT_PERMITTED, "A revoked key can't be edited; create a new one.")
-        before = {field: getattr(api_key, field) for field in after}
-        changed = {field: [before[field], after[field]] for field in after if before[field] != after[field]}
+        changed = audit_changes({field: getattr(api_key, field) for field in after}, after)
         if not changed:
             return api_key
-        for field, (_, new) in changed.items():
-            setattr(api_key, field, new)
+        for field in changed:
+            setattr(api_key, field, after[field])
         api_key.save(update_fields=list(changed))
         audit_record(
             club=club,
@@ -79,12 +79,19 @@ def api_key_update(*, club, actor: Actor, api_key: ApiKey, name: str, scopes, ex
             action=AuditAction.API_KEY_UPDATE,
             target=api_key,
             summary=f"API key {api_key}",
-            details={field: [_plain(old), _plain(new)] for field, (old, new) in changed.items()},
+            details=changed,
         )
     return api_key
 
 
+@transaction.atomic
 def api_key_revoke(*, club, actor: Actor, key: ApiKey) -> ApiKey:
+    """Stop accepting the key, like `signing_secret_revoke`: the row stays so the audit trail keeps
+    naming it; revoking one already revoked (by a racing call, or through a stale object) changes
+    and records nothing."""
+    require_in_club(club, key)
+    # The stored row, locked: two revocations racing each other write one audit row, not two.
+    key = ApiKey.objects.for_club(club).select_for_update().get(pk=key.pk)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

@@ -1,3 +1,5 @@
+from datetime import date
+
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, AuditLog
 
@@ -29,3 +31,13 @@ def audit_record(
         details=details or {},
         ip_address=actor.ip_address,
     )
+
+
+def audit_changes(before: dict, after: dict) -> dict[str, list]:
+    """The fields whose value differs, each as [before, after]: the details an edit's audit row
+    keeps (dates and times as ISO text, which the row's JSON can hold). Empty when nothing changed."""
+
+    def plain(value):
+        return value.isoformat() if isinstance(value, date) else value
+
+    return {field: [plain(before[field]), plain(after[field])] for field in after if before[field] != after[field]}

@@ -3,7 +3,7 @@ from django.db import transaction
 from crm.errors import CrmError, CrmErrorCode
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, Club, ClubMembership, Role, User
-from crm.services.audit import audit_record
+from crm.services.audit import audit_changes, audit_record
 
 
 @transaction.atomic
@@ -83,8 +83,7 @@ def club_update(*, club, actor: Actor, changes: dict) -> Club:
     for field, value in changes.items():
         setattr(stored, field, value)
     stored.save()  # Club.save normalises country and region codes
-    after = {field: getattr(stored, field) for field in changes}
-    changed = {field: [before[field], after[field]] for field in changes if before[field] != after[field]}
+    changed = audit_changes(before, {field: getattr(stored, field) for field in changes})
     if changed:
         audit_record(
             club=stored,

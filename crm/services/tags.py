@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 from crm.errors import CrmError, CrmErrorCode, require_in_club
 from crm.kernel.actor import Actor
 from crm.models import AuditAction, CustomerProfile, ProfileTag, Tag
-from crm.services.audit import audit_record
+from crm.services.audit import audit_changes, audit_record
 from crm.signals import profiles_changed_after_commit
 
 
@@ -31,11 +31,17 @@ def tag_name_check(*, club, name: str, tag: Tag | None = None) -> str:
     return name
 
 
+def tag_named(*, club, name: str) -> Tag | None:
+    """The club's tag by this name in any case (whitespace collapsed), or None; a name no tag
+    could have is refused (invalid_tag)."""
+    return Tag.objects.for_club(club).filter(name__iexact=_tag_name(name)).first()
+
+
 def tag_get_or_create(*, club, actor: Actor, name: str) -> Tag:
     """The club's tag by this name in any case, or a new one made (and audited) by `tag_create`.
     Two callers creating the same new name at once both end up with the one tag."""
     name = _tag_name(name)
-    existing = Tag.objects.for_club(club).filter(name__iexact=name).first()
+    existing = tag_named(club=club, name=name)
     if existing:
         return existing
     try:
@@ -67,7 +73,7 @@ def tag_update(*, club, actor: Actor, tag: Tag, name: str, color: str) -> Tag:
         # locked so two edits racing each other each record the [before, after] they made.
         tag = Tag.objects.for_club(club).select_for_update().get(pk=tag.pk)
         after = {"name": name, "color": color or tag.color}
-        changed = {field: [getattr(tag, field), new] for field, new in after.items() if getattr(tag, field) != new}
+        changed = audit_changes({"name": tag.name, "color": tag.color}, after)
         if not changed:
             return tag
         tag.name, tag.color = after["name"], after["color"]

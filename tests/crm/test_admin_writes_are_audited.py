@@ -1,6 +1,8 @@
 """Every write the back office makes goes through its service: audited with who did it and from
 where, and refused for another club's objects."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.db import connection
@@ -47,6 +49,35 @@ def test_a_new_tag_from_the_bulk_add_a_tag_action_is_audited_with_who_and_from_w
     row = _only_audit_row(club_a, AuditAction.TAG_CREATE)
     assert row.object_id == str(Tag.objects.for_club(club_a).get(name="Winter league").pk)
     assert _by_the_client(row, client)
+
+
+def test_removing_a_tag_that_does_not_exist_creates_none(client_for, club_a):
+    profile = ProfileFactory(club=club_a)
+    client = client_for(club_a, Role.STAFF)
+    response = client.post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {"action": "untag_selected", "_selected_action": [profile.pk], "apply": "1", "tag_name": "Winter league"},
+        follow=True,
+    )
+    assert "There is no tag called 'Winter league'." in [str(message) for message in response.context["messages"]]
+    assert not Tag.objects.for_club(club_a).exists()
+    assert not AuditLog.objects.for_club(club_a).exists()
+
+
+def test_removing_a_tag_named_in_another_case_takes_it_off(client_for, club_a):
+    tagged = ProfileTagFactory(tag=TagFactory(club=club_a, name="Winter league"), profile=ProfileFactory(club=club_a))
+    client_for(club_a, Role.STAFF).post(
+        reverse("admin:crm_customerprofile_changelist"),
+        {
+            "action": "untag_selected",
+            "_selected_action": [tagged.profile_id],
+            "apply": "1",
+            "tag_name": "winter  LEAGUE",
+        },
+    )
+    assert not ProfileTag.objects.for_club(club_a).exists()
+    assert Tag.objects.for_club(club_a).count() == 1
+    assert _only_audit_row(club_a, AuditAction.UNTAG)
 
 
 def test_a_tag_named_like_another_in_any_case_is_refused_on_the_form(client_for, club_a):
@@ -192,6 +223,31 @@ def test_editing_an_api_key_records_each_change_with_who_and_from_where(client_f
     assert _by_the_client(row, client)
 
 
+def test_a_new_key_is_named_as_an_edit_would_name_it(club_a):
+    key, _ = api_key_create(club=club_a, actor=Actor.system(), name="  Club   app ", scopes=["profiles:read"])
+    assert key.name == "Club app"
+    with pytest.raises(CrmError):
+        api_key_create(club=club_a, actor=Actor.system(), name="   ", scopes=["profiles:read"])
+    assert ApiKey.objects.for_club(club_a).count() == 1
+
+
+def test_a_new_expiry_is_recorded_as_iso_text(club_a, key_a):
+    expires_at = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+    api_key_update(
+        club=club_a,
+        actor=Actor.system(),
+        api_key=key_a,
+        name="Club app",
+        scopes=["profiles:read"],
+        expires_at=expires_at,
+    )
+    key_a.refresh_from_db()
+    assert key_a.expires_at == expires_at
+    assert _only_audit_row(club_a, AuditAction.API_KEY_UPDATE).details == {
+        "expires_at": [None, "2027-01-31T12:00:00+00:00"]
+    }
+
+
 def test_a_revoked_key_is_read_only(client_for, club_a, key_a):
     api_key_revoke(club=club_a, actor=Actor.system(), key=key_a)
     client = client_for(club_a, Role.ADMIN)
@@ -240,6 +296,27 @@ def test_another_clubs_key_is_not_edited(client_for, club_a, club_b, key_a):
     key_a.refresh_from_db()
     assert key_a.name == "Club app"
     assert not AuditLog.objects.unscoped_across_clubs().filter(action=AuditAction.API_KEY_UPDATE).exists()
+
+
+def test_another_clubs_key_is_not_revoked(club_a, club_b, key_a):
+    with pytest.raises(CrmError) as refusal:
+        api_key_revoke(club=club_b, actor=Actor.system(), key=key_a)
+    assert refusal.value.code == CrmErrorCode.NOT_FOUND
+    key_a.refresh_from_db()
+    assert key_a.revoked_at is None
+    assert not AuditLog.objects.unscoped_across_clubs().filter(action=AuditAction.API_KEY_REVOKE).exists()
+
+
+def test_a_key_revoked_meanwhile_is_not_revoked_or_audited_again(club_a, key_a):
+    # The revoke action's list was read while the key was live; another admin revoked it since.
+    stale = ApiKey.objects.for_club(club_a).get(pk=key_a.pk)
+    api_key_revoke(club=club_a, actor=Actor.system(), key=key_a)
+    key_a.refresh_from_db()
+    revoked_at = key_a.revoked_at
+    assert api_key_revoke(club=club_a, actor=Actor.system(), key=stale).revoked_at == revoked_at
+    key_a.refresh_from_db()
+    assert key_a.revoked_at == revoked_at
+    assert _only_audit_row(club_a, AuditAction.API_KEY_REVOKE)
 
 
 # --- Staff and the club -------------------------------------------------------------------
