@@ -54,3 +54,18 @@ def segment_members_page(*, club, segment, cursor: str | None, limit: int):
     """Members newest first, with their profiles, one keyset page (raises InvalidCursor)."""
     rows = SegmentMember.objects.for_club(club).filter(segment=segment).select_related("profile")
     return keyset_page(rows, ordering=MEMBER_ORDERING, cursor=cursor, limit=limit)
+
+
+def segments_of_profiles(*, club, profile_ids) -> dict[int, list[Segment]]:
+    """The segments each of `profile_ids` is in now, by name: one query for a whole page of profiles
+    (a profile in none is absent)."""
+    memberships = (
+        SegmentMember.objects.for_club(club)
+        .filter(profile_id__in=profile_ids)
+        .select_related("segment")
+        .order_by("segment__name", "segment_id")
+    )
+    by_profile: dict[int, list[Segment]] = {}
+    for membership in memberships:
+        by_profile.setdefault(membership.profile_id, []).append(membership.segment)
+    return by_profile

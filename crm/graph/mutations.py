@@ -18,19 +18,12 @@ def _actor(info):
     return info.context.actor  # the staff member or the API key, set by the GraphQL view
 
 
-def _profile_in_club(info, profile_id) -> CustomerProfile:
-    pk = parse_id(profile_id, "profileId")
-    profile = CustomerProfile.objects.for_club(info.context.club).filter(pk=pk).first()
-    if profile is None:
-        raise graph_error("not_found", "No such profile in this club.")
-    return profile
-
-
-def _note_in_club(info, note_id) -> Note:
-    note = Note.objects.for_club(info.context.club).filter(pk=parse_id(note_id, "id")).first()
-    if note is None:
-        raise graph_error("not_found", "No such note in this club.")
-    return note
+def _in_club(info, model, value, *, argument: str, noun: str):
+    """The club's row with that id: another club's (or no) row is `not_found`, as a 404 in REST."""
+    row = model.objects.for_club(info.context.club).filter(pk=parse_id(value, argument)).first()
+    if row is None:
+        raise graph_error("not_found", f"No such {noun} in this club.")
+    return row
 
 
 def _validated(serializer_class, data: dict, *, partial: bool = False) -> dict:
@@ -53,7 +46,7 @@ class AddNote(graphene.Mutation):
 
     def mutate(root, info, profile_id, body, is_pinned):
         require_scope(info, ApiScope.PROFILES_WRITE)
-        profile = _profile_in_club(info, profile_id)
+        profile = _in_club(info, CustomerProfile, profile_id, argument="profileId", noun="profile")
         data = _validated(NoteSerializer, {"body": body, "is_pinned": is_pinned})
         note = note_add(club=info.context.club, profile=profile, actor=_actor(info), **data)
         return AddNote(note=note)
@@ -72,7 +65,7 @@ class EditNote(graphene.Mutation):
 
     def mutate(root, info, id, **changes):
         require_scope(info, ApiScope.PROFILES_WRITE)
-        note = _note_in_club(info, id)
+        note = _in_club(info, Note, id, argument="id", noun="note")
         data = _validated(NoteSerializer, changes, partial=True)
         note = note_edit(club=info.context.club, note=note, actor=_actor(info), **data)
         return EditNote(note=note)
@@ -89,7 +82,7 @@ class DeleteNote(graphene.Mutation):
 
     def mutate(root, info, id):
         require_scope(info, ApiScope.PROFILES_WRITE)
-        note = _note_in_club(info, id)
+        note = _in_club(info, Note, id, argument="id", noun="note")
         deleted_id = note.pk
         note_delete(club=info.context.club, note=note, actor=_actor(info))
         return DeleteNote(deleted_id=deleted_id)

@@ -5,8 +5,6 @@ the staff session; nothing in a query chooses the club, and another club's ids r
 Reads need `profiles:read`, which the endpoint checks before any resolver runs.
 """
 
-from dataclasses import replace
-
 import graphene
 
 from crm.edges.graph import bounded_argument, invalid_fields, parse_id, profile_extensions_load
@@ -62,11 +60,8 @@ class Query(graphene.ObjectType):
         if status and status not in MembershipStatus.values and status != STATUS_NONE:
             allowed = ", ".join([*MembershipStatus.values, STATUS_NONE])
             raise invalid_fields({"status": [f"Must be one of {allowed}."]})
-        filters = replace(
-            ProfileFilters(search=" ".join(search.split()), status=status),
-            tier=tier,
-            tag=tag,
-            updated_since=rest.get("updated_since"),
+        filters = ProfileFilters(
+            search=" ".join(search.split()), status=status, tier=tier, tag=tag, updated_since=rest.get("updated_since")
         )
         queryset = profiles_with_selected(
             profile_filtered_queryset(club=club, filters=filters), info, club, "edges", "node", many=True

@@ -7,14 +7,15 @@ who may see matching people) but is intelligence's, so marketing never imports i
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
+from crm.edges.api.auth import ClubApiView
 from crm.edges.api.schema import errors
 from crm.facade import ApiScope
 from intelligence.api.serializers import BuildFromTextSerializer, DraftSerializer
 from intelligence.services.segment_builder import segment_draft_from_text
-from marketing.api.views import SegmentApiView, profile_sample_shown
+from marketing.api.views import profile_sample_shown
 
 
-class SegmentBuildFromTextView(SegmentApiView):
+class SegmentBuildFromTextView(ClubApiView):
     """POST /api/v1/segments/build-from-text: a sentence becomes a draft rule, explained and previewed.
     Nothing is saved; to keep it, POST the returned rule to /api/v1/segments."""
 

@@ -7,20 +7,11 @@ import graphene
 from crm.edges.graph import ProfileExtension, require_scope
 from crm.models import ApiScope
 from marketing.graph.types import SegmentType
-from marketing.models import Segment, SegmentMember
+from marketing.selectors import segments_of_profiles
 
 
 def _load_profile_segments(club, profiles: list) -> None:
-    """One query for the segments of a whole page of profiles."""
-    memberships = (
-        SegmentMember.objects.for_club(club)
-        .filter(profile_id__in=[profile.pk for profile in profiles])
-        .select_related("segment")
-        .order_by("segment__name", "segment_id")
-    )
-    by_profile: dict[int, list[Segment]] = {}
-    for membership in memberships:
-        by_profile.setdefault(membership.profile_id, []).append(membership.segment)
+    by_profile = segments_of_profiles(club=club, profile_ids=[profile.pk for profile in profiles])
     for profile in profiles:
         profile.current_segments = by_profile.get(profile.pk, [])
 

@@ -6,6 +6,7 @@ from crm.edges.graph import invalid_fields, parse_id, require_scope
 from crm.models import ApiScope
 from marketing.graph.types import SegmentType
 from marketing.models import Segment, SegmentKind
+from marketing.selectors import segments_in_order
 
 
 class SegmentQuery(graphene.ObjectType):
@@ -19,7 +20,7 @@ class SegmentQuery(graphene.ObjectType):
 
     def resolve_segments(root, info, kind=None):
         require_scope(info, ApiScope.SEGMENTS_READ)
-        segments = Segment.objects.for_club(info.context.club).order_by("name", "pk")
+        segments = segments_in_order(club=info.context.club)
         if kind:
             if kind not in SegmentKind.values:
                 raise invalid_fields({"kind": ["dynamic or static."]})

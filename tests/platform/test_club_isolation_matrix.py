@@ -207,164 +207,135 @@ def replay_not_replayable(response, bravo) -> None:
     assert response.json() == {"queued": 0, "still_invalid": 0, "not_replayable": 1}
 
 
+def api_call(method: str, path: str, body=None, query: dict | None = None) -> Callable:
+    """Club A's `method` on /api/v1/`path` (formatted with `bravo`), with a JSON body (`body(bravo)`
+    when it needs club B's ids) or a query string."""
+
+    def call(client, bravo):
+        send, url = getattr(client, method.lower()), "/api/v1/" + path.format(bravo=bravo)
+        if body is not None:
+            return send(url, body(bravo) if callable(body) else body, **JSON)
+        return send(url, query) if query else send(url)
+
+    return call
+
+
 API_MATRIX: dict[tuple[str, str], Entry] = {
     # crm: events
     ("events", "POST"): Entry(events_for_bravo, events_club_mismatch, EVENTS),
-    ("inbound-events", "GET"): Entry(lambda client, bravo: client.get("/api/v1/inbound-events"), empty_page, EVENTS),
+    ("inbound-events", "GET"): Entry(api_call("GET", "inbound-events"), empty_page, EVENTS),
     ("inbound-events/replay", "POST"): Entry(
-        lambda client, bravo: client.post(
-            "/api/v1/inbound-events/replay", {"ids": [bravo.inbound_event.pk]}, **JSON
-        ),
+        api_call("POST", "inbound-events/replay", lambda b: {"ids": [b.inbound_event.pk]}),
         replay_not_replayable,
         EVENTS,
     ),
     ("inbound-events/<int:event_id>", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/inbound-events/{bravo.inbound_event.pk}"), api_not_found, EVENTS
+        api_call("GET", "inbound-events/{bravo.inbound_event.pk}"), api_not_found, EVENTS
     ),
     # crm: profiles and what hangs off them
     ("identifiers", "GET"): Entry(
-        lambda client, bravo: client.get("/api/v1/identifiers", {"kind": "email", "value": "bertie@bravo.test"}),
+        api_call("GET", "identifiers", query={"kind": "email", "value": "bertie@bravo.test"}),
         empty_list,
         READ_PROFILES,
     ),
-    ("me", "GET"): Entry(lambda client, bravo: client.get("/api/v1/me"), own_club_only, READ_PROFILES),
-    ("profiles", "GET"): Entry(lambda client, bravo: client.get("/api/v1/profiles"), empty_page, READ_PROFILES),
+    ("me", "GET"): Entry(api_call("GET", "me"), own_club_only, READ_PROFILES),
+    ("profiles", "GET"): Entry(api_call("GET", "profiles"), empty_page, READ_PROFILES),
     ("profiles/<int:profile_id>", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/profiles/{bravo.profile.pk}"), api_not_found, READ_PROFILES
+        api_call("GET", "profiles/{bravo.profile.pk}"), api_not_found, READ_PROFILES
     ),
     ("profiles/<int:profile_id>", "PATCH"): Entry(
-        lambda client, bravo: client.patch(f"/api/v1/profiles/{bravo.profile.pk}", {"first_name": "Mallory"}, **JSON),
-        api_not_found,
-        WRITE_PROFILES,
+        api_call("PATCH", "profiles/{bravo.profile.pk}", {"first_name": "Mallory"}), api_not_found, WRITE_PROFILES
     ),
     ("profiles/<int:profile_id>/timeline", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/profiles/{bravo.profile.pk}/timeline"),
-        api_not_found,
-        READ_PROFILES,
+        api_call("GET", "profiles/{bravo.profile.pk}/timeline"), api_not_found, READ_PROFILES
     ),
     ("profiles/<int:profile_id>/identifiers", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/profiles/{bravo.profile.pk}/identifiers"),
-        api_not_found,
-        READ_PROFILES,
+        api_call("GET", "profiles/{bravo.profile.pk}/identifiers"), api_not_found, READ_PROFILES
     ),
     ("profiles/<int:profile_id>/notes", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/profiles/{bravo.profile.pk}/notes"), api_not_found, READ_PROFILES
+        api_call("GET", "profiles/{bravo.profile.pk}/notes"), api_not_found, READ_PROFILES
     ),
     ("profiles/<int:profile_id>/notes", "POST"): Entry(
-        lambda client, bravo: client.post(f"/api/v1/profiles/{bravo.profile.pk}/notes", {"body": "Mallory"}, **JSON),
-        api_not_found,
-        WRITE_PROFILES,
+        api_call("POST", "profiles/{bravo.profile.pk}/notes", {"body": "Mallory"}), api_not_found, WRITE_PROFILES
     ),
     ("profiles/<int:profile_id>/notes/<int:note_id>", "PATCH"): Entry(
-        lambda client, bravo: client.patch(
-            f"/api/v1/profiles/{bravo.profile.pk}/notes/{bravo.note.pk}", {"body": "Mallory"}, **JSON
-        ),
+        api_call("PATCH", "profiles/{bravo.profile.pk}/notes/{bravo.note.pk}", {"body": "Mallory"}),
         api_not_found,
         WRITE_PROFILES,
     ),
     ("profiles/<int:profile_id>/notes/<int:note_id>", "DELETE"): Entry(
-        lambda client, bravo: client.delete(f"/api/v1/profiles/{bravo.profile.pk}/notes/{bravo.note.pk}"),
-        api_not_found,
-        WRITE_PROFILES,
+        api_call("DELETE", "profiles/{bravo.profile.pk}/notes/{bravo.note.pk}"), api_not_found, WRITE_PROFILES
     ),
     # crm: tags
-    ("tags", "GET"): Entry(lambda client, bravo: client.get("/api/v1/tags"), empty_list, READ_PROFILES),
+    ("tags", "GET"): Entry(api_call("GET", "tags"), empty_list, READ_PROFILES),
     ("tags/add", "POST"): Entry(
-        lambda client, bravo: client.post(
-            "/api/v1/tags/add", {"tag": "Night owls", "profile_ids": [bravo.profile.pk]}, **JSON
-        ),
+        api_call("POST", "tags/add", lambda b: {"tag": "Night owls", "profile_ids": [b.profile.pk]}),
         nothing_changed_count,
         WRITE_PROFILES,
     ),
     ("tags/remove", "POST"): Entry(
-        lambda client, bravo: client.post(
-            "/api/v1/tags/remove", {"tag": "Night owls", "profile_ids": [bravo.profile.pk]}, **JSON
-        ),
+        api_call("POST", "tags/remove", lambda b: {"tag": "Night owls", "profile_ids": [b.profile.pk]}),
         nothing_changed_count,
         WRITE_PROFILES,
     ),
     # crm: merges
     ("merges", "POST"): Entry(
-        lambda client, bravo: client.post(
-            "/api/v1/merges",
-            {"profile_ids": [bravo.suggestion.profile_a_id, bravo.suggestion.profile_b_id]},
-            **JSON,
+        api_call(
+            "POST", "merges", lambda b: {"profile_ids": [b.suggestion.profile_a_id, b.suggestion.profile_b_id]}
         ),
         api_not_found,
         MERGES,
     ),
     ("merges/<int:merge_id>/undo", "POST"): Entry(
-        lambda client, bravo: client.post(f"/api/v1/merges/{bravo.merge.pk}/undo"), api_not_found, MERGES
+        api_call("POST", "merges/{bravo.merge.pk}/undo"), api_not_found, MERGES
     ),
-    ("merge-suggestions", "GET"): Entry(
-        lambda client, bravo: client.get("/api/v1/merge-suggestions"), empty_list, MERGES
-    ),
+    ("merge-suggestions", "GET"): Entry(api_call("GET", "merge-suggestions"), empty_list, MERGES),
     ("merge-suggestions/<int:suggestion_id>/accept", "POST"): Entry(
-        lambda client, bravo: client.post(f"/api/v1/merge-suggestions/{bravo.suggestion.pk}/accept"),
-        api_not_found,
-        MERGES,
+        api_call("POST", "merge-suggestions/{bravo.suggestion.pk}/accept"), api_not_found, MERGES
     ),
     ("merge-suggestions/<int:suggestion_id>/reject", "POST"): Entry(
-        lambda client, bravo: client.post(f"/api/v1/merge-suggestions/{bravo.suggestion.pk}/reject"),
-        api_not_found,
-        MERGES,
+        api_call("POST", "merge-suggestions/{bravo.suggestion.pk}/reject"), api_not_found, MERGES
     ),
     # marketing: segments
-    ("segments", "GET"): Entry(lambda client, bravo: client.get("/api/v1/segments"), empty_list, READ_SEGMENTS),
+    ("segments", "GET"): Entry(api_call("GET", "segments"), empty_list, READ_SEGMENTS),
     ("segments", "POST"): Entry(
-        lambda client, bravo: client.post(
-            "/api/v1/segments", {"name": "Borrowed", "rule": {"segment": bravo.segment.pk}}, **JSON
-        ),
+        api_call("POST", "segments", lambda b: {"name": "Borrowed", "rule": {"segment": b.segment.pk}}),
         invalid_rule,
         WRITE_SEGMENTS,
     ),
     ("segments/preview", "POST"): Entry(
-        lambda client, bravo: client.post("/api/v1/segments/preview", {"rule": GOLD}, **JSON),
-        counts_nobody,
-        READ_SEGMENTS,
+        api_call("POST", "segments/preview", {"rule": GOLD}), counts_nobody, READ_SEGMENTS
     ),
     ("segments/build-from-text", "POST"): Entry(
-        lambda client, bravo: client.post("/api/v1/segments/build-from-text", {"text": "gold members"}, **JSON),
-        counts_nobody,
-        WRITE_SEGMENTS,
+        api_call("POST", "segments/build-from-text", {"text": "gold members"}), counts_nobody, WRITE_SEGMENTS
     ),
-    ("segments/schema", "GET"): Entry(
-        lambda client, bravo: client.get("/api/v1/segments/schema"), page_shown, READ_SEGMENTS
-    ),
+    ("segments/schema", "GET"): Entry(api_call("GET", "segments/schema"), page_shown, READ_SEGMENTS),
     ("segments/<int:segment_id>", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/segments/{bravo.segment.pk}"), api_not_found, READ_SEGMENTS
+        api_call("GET", "segments/{bravo.segment.pk}"), api_not_found, READ_SEGMENTS
     ),
     ("segments/<int:segment_id>", "PATCH"): Entry(
-        lambda client, bravo: client.patch(f"/api/v1/segments/{bravo.segment.pk}", {"name": "Mallory"}, **JSON),
-        api_not_found,
-        WRITE_SEGMENTS,
+        api_call("PATCH", "segments/{bravo.segment.pk}", {"name": "Mallory"}), api_not_found, WRITE_SEGMENTS
     ),
     ("segments/<int:segment_id>", "DELETE"): Entry(
-        lambda client, bravo: client.delete(f"/api/v1/segments/{bravo.segment.pk}"), api_not_found, WRITE_SEGMENTS
+        api_call("DELETE", "segments/{bravo.segment.pk}"), api_not_found, WRITE_SEGMENTS
     ),
     ("segments/<int:segment_id>/refresh", "POST"): Entry(
-        lambda client, bravo: client.post(f"/api/v1/segments/{bravo.segment.pk}/refresh"),
-        api_not_found,
-        WRITE_SEGMENTS,
+        api_call("POST", "segments/{bravo.segment.pk}/refresh"), api_not_found, WRITE_SEGMENTS
     ),
     ("segments/<int:segment_id>/members", "GET"): Entry(
-        lambda client, bravo: client.get(f"/api/v1/segments/{bravo.segment.pk}/members"),
-        api_not_found,
-        READ_SEGMENTS,
+        api_call("GET", "segments/{bravo.segment.pk}/members"), api_not_found, READ_SEGMENTS
     ),
     ("segments/<int:segment_id>/members/add", "POST"): Entry(
-        lambda client, bravo: client.post(
-            f"/api/v1/segments/{bravo.hand_picked.pk}/members/add",
-            {"profile_ids": [bravo.suggestion.profile_a_id]},  # not a member yet
-            **JSON,
+        api_call(
+            "POST",
+            "segments/{bravo.hand_picked.pk}/members/add",
+            lambda b: {"profile_ids": [b.suggestion.profile_a_id]},  # not a member yet
         ),
         api_not_found,
         WRITE_SEGMENTS,
     ),
     ("segments/<int:segment_id>/members/remove", "POST"): Entry(
-        lambda client, bravo: client.post(
-            f"/api/v1/segments/{bravo.hand_picked.pk}/members/remove", {"profile_ids": [bravo.profile.pk]}, **JSON
-        ),
+        api_call("POST", "segments/{bravo.hand_picked.pk}/members/remove", lambda b: {"profile_ids": [b.profile.pk]}),
         api_not_found,
         WRITE_SEGMENTS,
     ),

@@ -5,7 +5,7 @@ import pytest
 
 from crm.edges.api.errors import api_exception_handler
 from crm.errors import CrmError, CrmErrorCode
-from intelligence.llm import LlmBadOutput, LlmNotConfigured, LlmUnavailable
+from intelligence.llm import LlmBadOutput, LlmError, LlmNotConfigured, LlmUnavailable
 from intelligence.services.offline_segment_parser import SegmentTextNotUnderstood
 from marketing.errors import MarketingError, MarketingErrorCode
 
@@ -21,6 +21,7 @@ from marketing.errors import MarketingError, MarketingErrorCode
         (LlmBadOutput("The AI answered in words."), 502),
         (LlmUnavailable("The AI service could not be reached."), 503),
         (LlmNotConfigured("No Anthropic API key is configured."), 503),
+        (LlmError("The AI call failed."), 503),  # the client's base error: any other model failure
     ],
 )
 def test_each_refusal_answers_with_its_codes_status_and_the_one_body(error, status):
