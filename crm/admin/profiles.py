@@ -34,12 +34,11 @@ from crm.services.profiles import (
 )
 from crm.services.tags import (
     profiles_tag,
+    profiles_tag_named,
     profiles_untag,
     tag_create,
     tag_delete,
-    tag_get_or_create,
     tag_name_check,
-    tag_named,
     tag_update,
 )
 
@@ -334,17 +333,14 @@ class CustomerProfileAdmin(BigTableAdminMixin, ClubScopedAdmin):
         form = TagActionForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             with domain_errors_shown(request):
-                actor, name = Actor.from_request(request), form.cleaned_data["tag_name"]
-                if remove:  # removing a tag no profile can carry must not create it
-                    tag = tag_named(club=request.club, name=name)
-                    if tag is None:
-                        self.message_user(request, f"There is no tag called '{name}'.", messages.WARNING)
-                        return None
-                else:
-                    tag = tag_get_or_create(club=request.club, actor=actor, name=name)
+                name = form.cleaned_data["tag_name"]
                 ids = list(queryset.values_list("pk", flat=True))
-                service = profiles_untag if remove else profiles_tag
-                count = service(club=request.club, profile_ids=ids, tag=tag, actor=actor)
+                tag, count = profiles_tag_named(
+                    club=request.club, actor=Actor.from_request(request), name=name, profile_ids=ids, remove=remove
+                )
+                if tag is None:  # removing a name no tag has: nothing changed, nothing was made
+                    self.message_user(request, f"There is no tag called '{name}'.", messages.WARNING)
+                    return None
                 verb = "Removed" if remove else "Added"
                 self.message_user(request, f"{verb} tag '{tag.name}' on {count} profile(s).", messages.SUCCESS)
             return None

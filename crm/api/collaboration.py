@@ -13,7 +13,7 @@ from crm.models import ApiScope, CustomerProfile, MergeRecord, MergeSuggestion, 
 from crm.services.merges import merge_undo, profiles_merge
 from crm.services.notes import note_add, note_delete, note_edit
 from crm.services.suggestions import suggestion_accept, suggestion_reject
-from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
+from crm.services.tags import profiles_tag_named
 
 
 class NoteSerializer(serializers.ModelSerializer):
@@ -103,9 +103,9 @@ class TagBulkView(ClubApiView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         actor = Actor.from_request(request)
-        tag = tag_get_or_create(club=self.club, actor=actor, name=data["tag"])
-        change = profiles_untag if self.remove else profiles_tag
-        changed = change(club=self.club, profile_ids=data["profile_ids"], tag=tag, actor=actor)
+        _, changed = profiles_tag_named(
+            club=self.club, actor=actor, name=data["tag"], profile_ids=data["profile_ids"], remove=self.remove
+        )
         return Response({"changed": changed})
 
 

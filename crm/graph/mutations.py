@@ -11,7 +11,7 @@ from crm.edges.graph import graph_error, invalid_fields, parse_id, require_scope
 from crm.graph.types import NoteType
 from crm.models import ApiScope, CustomerProfile, Note
 from crm.services.notes import note_add, note_delete, note_edit
-from crm.services.tags import profiles_tag, profiles_untag, tag_get_or_create
+from crm.services.tags import profiles_tag_named
 
 
 def _actor(info):
@@ -98,9 +98,10 @@ def _change_tags(info, *, tag: str, profile_ids, remove: bool) -> int:
     data = _validated(TagChangeSerializer, {"tag": tag, "profile_ids": profile_ids})
     club = info.context.club
     actor = _actor(info)
-    tag_row = tag_get_or_create(club=club, actor=actor, name=data["tag"])
-    change = profiles_untag if remove else profiles_tag
-    return change(club=club, profile_ids=data["profile_ids"], tag=tag_row, actor=actor)
+    _, changed = profiles_tag_named(
+        club=club, actor=actor, name=data["tag"], profile_ids=data["profile_ids"], remove=remove
+    )
+    return changed
 
 
 class TagProfiles(graphene.Mutation):

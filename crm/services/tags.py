@@ -115,6 +115,18 @@ def tag_delete(*, club, actor: Actor, tag: Tag) -> int:
     return len(tagged_ids)
 
 
+def profiles_tag_named(*, club, actor: Actor, name: str, profile_ids, remove: bool = False) -> tuple[Tag | None, int]:
+    """Tag these profiles with the tag of this name, made (and audited) if the club has none; or,
+    with `remove`, untag them. Removing a name no tag has changes nothing and creates nothing (the
+    tag is then None). Returns the tag and how many profiles changed. The one way the edges (REST,
+    GraphQL, the admin's bulk actions) change tags by name."""
+    if remove:
+        tag = tag_named(club=club, name=name)
+        return tag, (profiles_untag(club=club, actor=actor, profile_ids=profile_ids, tag=tag) if tag else 0)
+    tag = tag_get_or_create(club=club, actor=actor, name=name)
+    return tag, profiles_tag(club=club, actor=actor, profile_ids=profile_ids, tag=tag)
+
+
 def profiles_tag(*, club, actor: Actor, profile_ids, tag: Tag) -> int:
     """Tag many profiles in one INSERT; profiles already tagged are left alone. Returns rows added.
 

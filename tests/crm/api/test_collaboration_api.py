@@ -106,3 +106,13 @@ def test_a_rejected_suggestion_cannot_be_accepted_later(club_a):
     again = client.post(f"/api/v1/merge-suggestions/{suggestion.pk}/accept")
     assert again.status_code == 400  # already decided
     assert not MergeRecord.objects.for_club(club_a).exists()
+
+
+def test_removing_a_tag_no_profile_carries_creates_no_tag(club_a, profile_a):
+    response = api_for(club_a, *WRITE).post(
+        "/api/v1/tags/remove", {"tag": "Never made", "profile_ids": [profile_a.pk]}, content_type="application/json"
+    )
+
+    assert response.status_code == 200 and response.json() == {"changed": 0}
+    assert not Tag.objects.for_club(club_a).filter(name__iexact="Never made").exists()
+    assert not AuditLog.objects.filter(club=club_a, action="tag.create").exists()
