@@ -46,8 +46,9 @@ from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.actor import Actor
 from crm.kernel.leases import Lease, LeaseLost, lease_claim
 from crm.kernel.locks import advisory_xact_lock
-from crm.models import AuditAction, CustomerProfile
+from crm.models import AuditAction
 from crm.services.audit import audit_record
+from crm.services.merges import live_profile_ids
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
 from marketing.models import (
@@ -193,7 +194,7 @@ def sends_enqueue(
             "a source's content is fixed once its first recipients are enqueued.",
         )
     # A merged-away id stands for its survivor, so one source reaches a merged person once.
-    requested = _live_profile_ids(club, profile_ids)
+    requested = live_profile_ids(club, profile_ids, chunk=ENQUEUE_CHUNK)
     created, standing = 0, Counter()
     for start in range(0, len(requested), ENQUEUE_CHUNK):
         chunk = requested[start : start + ENQUEUE_CHUNK]
@@ -228,25 +229,6 @@ def sends_enqueue(
             for status in (SendStatus.PENDING, SendStatus.DEFERRED, SendStatus.SENT, SendStatus.FAILED)
         },
     )
-
-
-def _live_profile_ids(club, profile_ids) -> list[int]:
-    """The club's live profiles holding the people `profile_ids` name, ascending: a merged-away id
-    is followed to its survivor (one query per ENQUEUE_CHUNK ids per merge step), other clubs' ids
-    are dropped."""
-    live, seen, looking = set(), set(), {int(profile_id) for profile_id in profile_ids}
-    while looking:
-        seen |= looking
-        ids, looking = sorted(looking), set()
-        for start in range(0, len(ids), ENQUEUE_CHUNK):
-            found = CustomerProfile.objects.for_club(club).filter(pk__in=ids[start : start + ENQUEUE_CHUNK])
-            for profile_id, merged_into_id in found.values_list("pk", "merged_into_id"):
-                if merged_into_id is None:
-                    live.add(profile_id)
-                else:
-                    looking.add(merged_into_id)
-        looking -= seen
-    return sorted(live)
 
 
 def sends_dispatch(
