@@ -1,7 +1,6 @@
 """The send ledger: every message to Messaging is a row written first, sent once under the row's
 key, and marked sent only when Messaging acknowledged it."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from marketing.services.sends import (
     sends_dispatch,
     sends_enqueue,
 )
+from tests.concurrency import in_threads
 from tests.factories.sends import ReachableProfileFactory
 
 SPRING = SendSource.campaign_run(1)
@@ -296,23 +296,7 @@ def test_the_same_source_id_of_another_club_is_another_source(club_a, club_b, pe
 def test_two_dispatchers_at_once_send_every_profile_exactly_once(club_a, messaging_simulator):
     everyone = ReachableProfileFactory.create_batch(60, club=club_a)
     enqueue(club_a, everyone)
-    barrier, errors, results = threading.Barrier(2), [], []
-
-    def dispatch():
-        try:
-            barrier.wait()
-            results.append(sends_dispatch(club=club_a, source=SPRING, batch_size=4))
-        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=dispatch) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    results = in_threads(2, lambda: sends_dispatch(club=club_a, source=SPRING, batch_size=4))
     assert sum(result.sent for result in results) == 60
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(everyone)
