@@ -37,7 +37,7 @@ from functools import partial, reduce
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -702,9 +702,17 @@ def _no_answer(club, ids, now) -> int:
         error=f"No answer from Messaging after {MAX_SEND_ATTEMPTS} attempts.",
         claimed_until=None,
     )
-    # One UPDATE per attempts count (at most MAX_SEND_ATTEMPTS): a batch's rows share one, mostly.
-    for attempts in set(rows.values_list("attempts", flat=True)):
-        rows.filter(attempts=attempts).update(claimed_until=None, due_at=now + send_retry_backoff(attempts))
+    # The rows left open have fewer than MAX_SEND_ATTEMPTS attempts: one UPDATE picks each its backoff.
+    rows.update(
+        claimed_until=None,
+        due_at=Case(
+            *(
+                When(attempts=attempts, then=Value(now + send_retry_backoff(attempts)))
+                for attempts in range(MAX_SEND_ATTEMPTS)
+            ),
+            default=Value(now + send_retry_backoff(MAX_SEND_ATTEMPTS)),
+        ),
+    )
     return failed
 
 

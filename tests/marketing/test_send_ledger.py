@@ -176,6 +176,19 @@ def test_rows_messaging_did_not_answer_for_wait_a_backoff_that_doubles_with_each
     assert messages_to(messaging_simulator) == ids(people)
 
 
+def test_rows_of_one_unanswered_batch_each_wait_the_backoff_of_their_own_attempts(club_a, people, messaging_simulator):
+    enqueue(club_a, people[:2])
+    rows(club_a).filter(profile=people[1]).update(attempts=2)  # two earlier attempts went unanswered
+    messaging_simulator.fail(mode="500", times=3, path_prefix="/v1/messages")
+    now = timezone.now()
+
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable
+    assert dict(rows(club_a).values_list("profile_id", "due_at")) == {
+        people[0].pk: now + send_retry_backoff(1),
+        people[1].pk: now + send_retry_backoff(3),
+    }
+
+
 def test_rows_messaging_never_answers_for_fail_after_the_last_attempt_with_the_reason(
     club_a, people, messaging_simulator
 ):
