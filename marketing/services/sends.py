@@ -199,6 +199,10 @@ def sends_enqueue(
     for start in range(0, len(requested), ENQUEUE_CHUNK):
         chunk = requested[start : start + ENQUEUE_CHUNK]
         with transaction.atomic():
+            # Two enqueues of the source at once (a retried task, two workers) take turns, so each
+            # `created` counts only the rows its own insert wrote: unserialised, the second insert
+            # waits out the first's conflicting rows and both counts after see them as new.
+            advisory_xact_lock("message-send-enqueue", [f"{club.pk}:{source.kind}:{source.id}:{channel}"])
             rows = _source_rows(club, source, channel).filter(profile_id__in=chunk)
             before = rows.count()
             MessageSend.objects.for_club(club).bulk_create(

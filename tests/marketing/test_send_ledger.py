@@ -315,6 +315,21 @@ def test_two_dispatchers_at_once_send_every_profile_exactly_once(club_a, messagi
     assert messages_to(messaging_simulator) == ids(everyone)
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="concurrent enqueues need concurrent writers; SQLite serialises them. CI runs this on PostgreSQL",
+)
+def test_two_workers_enqueueing_one_source_at_once_write_and_report_each_row_once(club_a):
+    everyone = ReachableProfileFactory.create_batch(30, club=club_a)
+    for round_ in range(5):  # the window between an enqueue's counts is short: a few rounds
+        source = SendSource.campaign_run(100 + round_)
+        results = in_threads(2, lambda source=source: enqueue(club_a, everyone, source=source))
+        assert rows(club_a, source).count() == 30
+        assert sorted(result.created for result in results) == [0, 30]
+        assert [result.pending for result in results] == [30, 30]
+
+
 def test_a_recipient_messaging_rejects_is_failed_with_the_reason_and_the_rest_are_sent(
     club_a, people, messaging_simulator
 ):
