@@ -264,6 +264,22 @@ def test_a_row_messaging_may_have_sent_is_sent_again_under_its_key_not_skipped_b
     assert messages_to(messaging_simulator) == ids(people[:1])
 
 
+def test_a_row_messaging_may_have_sent_is_acknowledged_even_if_its_address_went_meanwhile(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    now = timezone.now()
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable  # applied, but no answer came
+    CustomerProfile.objects.for_club(club_a).filter(pk=people[0].pk).update(primary_email="")
+
+    again = sends_dispatch(club=club_a, source=SPRING, clock=lambda: now + send_retry_backoff(1))
+    # Messaging answers for the key it already sent, whatever the recipient's address is now.
+    assert (again.sent, again.failed, again.skipped) == (1, 0, {})
+    assert rows(club_a).get().status == SendStatus.SENT
+    assert messages_to(messaging_simulator) == ids(people[:1])
+
+
 def test_a_message_messaging_may_have_sent_counts_against_the_cap(club_a, people, messaging_simulator):
     SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
     enqueue(club_a, people[:1])
