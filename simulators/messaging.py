@@ -390,6 +390,17 @@ def messages_send_batch(state, *, body, query):
                     "reason": "idempotency_key and external_id are required",
                 }
             )
+        elif key in state.recipient_keys:
+            # A recipient already sent under this key is never sent twice, even in another batch,
+            # and is answered for as sent whatever its address is now (removed, blocked since).
+            results.append(
+                {
+                    "external_id": external_id,
+                    "idempotency_key": key,
+                    "status": "duplicate",
+                    "message_id": state.recipient_keys[key],
+                }
+            )
         elif channel != "push" and not address:
             results.append(
                 {
@@ -406,16 +417,6 @@ def messages_send_batch(state, *, body, query):
                     "idempotency_key": key,
                     "status": "rejected",
                     "reason": f"{address} is blocked",
-                }
-            )
-        elif key in state.recipient_keys:
-            # A recipient already sent under this key is never sent twice, even in another batch.
-            results.append(
-                {
-                    "external_id": external_id,
-                    "idempotency_key": key,
-                    "status": "duplicate",
-                    "message_id": state.recipient_keys[key],
                 }
             )
         else:

@@ -175,6 +175,25 @@ def live_profile_id(club, profile_id: int) -> int:
     return profile_id
 
 
+def live_profile_ids(club, profile_ids, *, chunk: int = 2000) -> list[int]:
+    """`live_profile_id` for many ids at once: the club's live profiles holding the people
+    `profile_ids` name, ascending. A merged-away id is followed to its survivor (one query per
+    `chunk` ids per merge step, not one per id); ids of other clubs, or of no profile, are dropped."""
+    live, seen, looking = set(), set(), {int(profile_id) for profile_id in profile_ids}
+    while looking:
+        seen |= looking
+        ids, looking = sorted(looking), set()
+        for start in range(0, len(ids), chunk):
+            found = CustomerProfile.objects.for_club(club).filter(pk__in=ids[start : start + chunk])
+            for profile_id, merged_into_id in found.values_list("pk", "merged_into_id"):
+                if merged_into_id is None:
+                    live.add(profile_id)
+                else:
+                    looking.add(merged_into_id)
+        looking -= seen
+    return sorted(live)
+
+
 # --- Internals ------------------------------------------------------------------------------
 
 

@@ -37,7 +37,7 @@ from functools import partial, reduce
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Count, Exists, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -46,8 +46,9 @@ from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.actor import Actor
 from crm.kernel.leases import Lease, LeaseLost, lease_claim
 from crm.kernel.locks import advisory_xact_lock
-from crm.models import AuditAction, CustomerProfile
+from crm.models import AuditAction
 from crm.services.audit import audit_record
+from crm.services.merges import live_profile_ids
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.messaging.client import MessagingClient, MessagingRejected, MessagingUnavailable
 from marketing.models import (
@@ -193,11 +194,15 @@ def sends_enqueue(
             "a source's content is fixed once its first recipients are enqueued.",
         )
     # A merged-away id stands for its survivor, so one source reaches a merged person once.
-    requested = _live_profile_ids(club, profile_ids)
+    requested = live_profile_ids(club, profile_ids, chunk=ENQUEUE_CHUNK)
     created, standing = 0, Counter()
     for start in range(0, len(requested), ENQUEUE_CHUNK):
         chunk = requested[start : start + ENQUEUE_CHUNK]
         with transaction.atomic():
+            # Two enqueues of the source at once (a retried task, two workers) take turns, so each
+            # `created` counts only the rows its own insert wrote: unserialised, the second insert
+            # waits out the first's conflicting rows and both counts after see them as new.
+            advisory_xact_lock("message-send-enqueue", [f"{club.pk}:{source.kind}:{source.id}:{channel}"])
             rows = _source_rows(club, source, channel).filter(profile_id__in=chunk)
             before = rows.count()
             MessageSend.objects.for_club(club).bulk_create(
@@ -228,25 +233,6 @@ def sends_enqueue(
             for status in (SendStatus.PENDING, SendStatus.DEFERRED, SendStatus.SENT, SendStatus.FAILED)
         },
     )
-
-
-def _live_profile_ids(club, profile_ids) -> list[int]:
-    """The club's live profiles holding the people `profile_ids` name, ascending: a merged-away id
-    is followed to its survivor (one query per ENQUEUE_CHUNK ids per merge step), other clubs' ids
-    are dropped."""
-    live, seen, looking = set(), set(), {int(profile_id) for profile_id in profile_ids}
-    while looking:
-        seen |= looking
-        ids, looking = sorted(looking), set()
-        for start in range(0, len(ids), ENQUEUE_CHUNK):
-            found = CustomerProfile.objects.for_club(club).filter(pk__in=ids[start : start + ENQUEUE_CHUNK])
-            for profile_id, merged_into_id in found.values_list("pk", "merged_into_id"):
-                if merged_into_id is None:
-                    live.add(profile_id)
-                else:
-                    looking.add(merged_into_id)
-        looking -= seen
-    return sorted(live)
 
 
 def sends_dispatch(
@@ -720,9 +706,17 @@ def _no_answer(club, ids, now) -> int:
         error=f"No answer from Messaging after {MAX_SEND_ATTEMPTS} attempts.",
         claimed_until=None,
     )
-    # One UPDATE per attempts count (at most MAX_SEND_ATTEMPTS): a batch's rows share one, mostly.
-    for attempts in set(rows.values_list("attempts", flat=True)):
-        rows.filter(attempts=attempts).update(claimed_until=None, due_at=now + send_retry_backoff(attempts))
+    # The rows left open have fewer than MAX_SEND_ATTEMPTS attempts: one UPDATE picks each its backoff.
+    rows.update(
+        claimed_until=None,
+        due_at=Case(
+            *(
+                When(attempts=attempts, then=Value(now + send_retry_backoff(attempts)))
+                for attempts in range(MAX_SEND_ATTEMPTS)
+            ),
+            default=Value(now + send_retry_backoff(MAX_SEND_ATTEMPTS)),
+        ),
+    )
     return failed
 
 

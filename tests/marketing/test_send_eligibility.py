@@ -14,6 +14,7 @@ from crm.models import AuditAction, AuditLog, CustomerProfile, Role
 from marketing.errors import MarketingError, MarketingErrorCode
 from marketing.models import MessageSend, SendPolicy, SendSkipReason, SendStatus, Suppression, SuppressionReason
 from marketing.services.sends import SendSource, quiet_hours_end, sends_dispatch, sends_enqueue, suppression_add
+from tests.concurrency import in_threads
 from tests.conftest import staff_in
 from tests.factories.sends import ReachableProfileFactory
 
@@ -327,23 +328,8 @@ def test_two_sources_dispatched_at_once_never_exceed_the_cap(club_a, messaging_s
     people = ReachableProfileFactory.create_batch(30, club=club_a)
     for source in (SPRING, AUTUMN):
         enqueue(club_a, people, source=source)
-    barrier, errors, results = threading.Barrier(2), [], []
-
-    def dispatch(source):
-        try:
-            barrier.wait()
-            results.append(sends_dispatch(club=club_a, source=source, batch_size=3))
-        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=dispatch, args=(source,)) for source in (SPRING, AUTUMN)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    unclaimed = [SPRING, AUTUMN]  # list.pop is atomic: each thread dispatches one source
+    results = in_threads(2, lambda: sends_dispatch(club=club_a, source=unclaimed.pop(), batch_size=3))
     assert sum(result.sent for result in results) == 30
     assert sum(result.skipped.get(SendSkipReason.FREQUENCY_CAP, 0) for result in results) == 30
     assert messages_to(messaging_simulator) == sorted(str(person.pk) for person in people)
@@ -416,27 +402,18 @@ def test_a_new_suppression_is_audited_with_who_added_it_and_an_existing_one_is_n
 def test_two_staff_suppressing_one_address_at_once_get_the_same_suppression(club_a):
     # Twenty rounds of two adds racing for one address: the check-then-insert window is short.
     addresses = [f"race{n}@alpha.test" for n in range(20)]
-    barrier, errors, results = threading.Barrier(2), [], []
+    rounds = threading.Barrier(2)
 
     def suppress():
-        try:
-            for address in addresses:
-                barrier.wait()
-                results.append((address, add(club_a, address=address)))
-        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(error)
-            barrier.abort()
-        finally:
-            connection.close()
+        answered = []
+        for address in addresses:
+            # A thread that fails leaves the other waiting here until the timeout breaks the barrier.
+            rounds.wait(timeout=10)
+            answered.append((address, add(club_a, address=address)))
+        return answered
 
-    threads = [threading.Thread(target=suppress) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
     answers = {address: set() for address in addresses}
-    for address, (suppression,) in results:
+    for address, (suppression,) in (row for rows in in_threads(2, suppress) for row in rows):
         answers[address].add(suppression.pk)
     assert all(len(pks) == 1 for pks in answers.values())
     assert Suppression.objects.for_club(club_a).count() == 20

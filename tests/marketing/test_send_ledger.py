@@ -1,7 +1,6 @@
 """The send ledger: every message to Messaging is a row written first, sent once under the row's
 key, and marked sent only when Messaging acknowledged it."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from marketing.services.sends import (
     sends_dispatch,
     sends_enqueue,
 )
+from tests.concurrency import in_threads
 from tests.factories.sends import ReachableProfileFactory
 
 SPRING = SendSource.campaign_run(1)
@@ -176,6 +176,19 @@ def test_rows_messaging_did_not_answer_for_wait_a_backoff_that_doubles_with_each
     assert messages_to(messaging_simulator) == ids(people)
 
 
+def test_rows_of_one_unanswered_batch_each_wait_the_backoff_of_their_own_attempts(club_a, people, messaging_simulator):
+    enqueue(club_a, people[:2])
+    rows(club_a).filter(profile=people[1]).update(attempts=2)  # two earlier attempts went unanswered
+    messaging_simulator.fail(mode="500", times=3, path_prefix="/v1/messages")
+    now = timezone.now()
+
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable
+    assert dict(rows(club_a).values_list("profile_id", "due_at")) == {
+        people[0].pk: now + send_retry_backoff(1),
+        people[1].pk: now + send_retry_backoff(3),
+    }
+
+
 def test_rows_messaging_never_answers_for_fail_after_the_last_attempt_with_the_reason(
     club_a, people, messaging_simulator
 ):
@@ -251,6 +264,22 @@ def test_a_row_messaging_may_have_sent_is_sent_again_under_its_key_not_skipped_b
     assert messages_to(messaging_simulator) == ids(people[:1])
 
 
+def test_a_row_messaging_may_have_sent_is_acknowledged_even_if_its_address_went_meanwhile(
+    club_a, people, messaging_simulator
+):
+    enqueue(club_a, people[:1])
+    messaging_simulator.fail(mode="timeout_after_apply", times=3, path_prefix="/v1/messages")
+    now = timezone.now()
+    assert sends_dispatch(club=club_a, source=SPRING, clock=lambda: now).unavailable  # applied, but no answer came
+    CustomerProfile.objects.for_club(club_a).filter(pk=people[0].pk).update(primary_email="")
+
+    again = sends_dispatch(club=club_a, source=SPRING, clock=lambda: now + send_retry_backoff(1))
+    # Messaging answers for the key it already sent, whatever the recipient's address is now.
+    assert (again.sent, again.failed, again.skipped) == (1, 0, {})
+    assert rows(club_a).get().status == SendStatus.SENT
+    assert messages_to(messaging_simulator) == ids(people[:1])
+
+
 def test_a_message_messaging_may_have_sent_counts_against_the_cap(club_a, people, messaging_simulator):
     SendPolicy.objects.create(club=club_a, frequency_cap_messages=1, frequency_cap_days=7)
     enqueue(club_a, people[:1])
@@ -296,26 +325,25 @@ def test_the_same_source_id_of_another_club_is_another_source(club_a, club_b, pe
 def test_two_dispatchers_at_once_send_every_profile_exactly_once(club_a, messaging_simulator):
     everyone = ReachableProfileFactory.create_batch(60, club=club_a)
     enqueue(club_a, everyone)
-    barrier, errors, results = threading.Barrier(2), [], []
-
-    def dispatch():
-        try:
-            barrier.wait()
-            results.append(sends_dispatch(club=club_a, source=SPRING, batch_size=4))
-        except Exception as error:  # surfaced below; a thread's exception is otherwise lost
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=dispatch) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    results = in_threads(2, lambda: sends_dispatch(club=club_a, source=SPRING, batch_size=4))
     assert sum(result.sent for result in results) == 60
     assert set(statuses(club_a).values()) == {SendStatus.SENT}
     assert messages_to(messaging_simulator) == ids(everyone)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="concurrent enqueues need concurrent writers; SQLite serialises them. CI runs this on PostgreSQL",
+)
+def test_two_workers_enqueueing_one_source_at_once_write_and_report_each_row_once(club_a):
+    everyone = ReachableProfileFactory.create_batch(30, club=club_a)
+    for round_ in range(5):  # the window between an enqueue's counts is short: a few rounds
+        source = SendSource.campaign_run(100 + round_)
+        results = in_threads(2, lambda source=source: enqueue(club_a, everyone, source=source))
+        assert rows(club_a, source).count() == 30
+        assert sorted(result.created for result in results) == [0, 30]
+        assert [result.pending for result in results] == [30, 30]
 
 
 def test_a_recipient_messaging_rejects_is_failed_with_the_reason_and_the_rest_are_sent(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from crm.kernel.leases import LeaseLost, lease_claim, lease_free
 from marketing.models import Segment, SyncStatus
+from tests.concurrency import in_threads
 from tests.factories import SegmentFactory
 
 TEN_MINUTES = timedelta(minutes=10)
@@ -144,28 +145,6 @@ def test_a_row_of_another_club_is_not_claimed_through_this_clubs_rows(segment, c
 
 
 # --- real concurrency (PostgreSQL: SQLite runs one writer at a time, so nothing races there) ---
-
-
-def in_threads(count: int, work) -> list:
-    """Run `work()` in `count` threads, each on its own database connection, started together."""
-    start, results, errors = threading.Barrier(count), [None] * count, []
-
-    def run(index):
-        try:
-            start.wait(timeout=10)
-            results[index] = work()
-        except Exception as error:  # surfaced below, with the others' results
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
