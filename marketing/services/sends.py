@@ -44,7 +44,7 @@ from django.utils import timezone
 from crm.errors import require_in_club
 from crm.identity.identifiers import IdentifierKind, identifier_normalise
 from crm.kernel.actor import Actor
-from crm.kernel.leases import Lease, LeaseLost, lease_claim
+from crm.kernel.leases import Lease, LeaseLost, lease_claim, lease_free
 from crm.kernel.locks import advisory_xact_lock
 from crm.models import AuditAction
 from crm.services.audit import audit_record
@@ -95,6 +95,13 @@ SEND_RETRY_BACKOFF_MAX_SECONDS = 3600
 # takes its limit from here): each task of a chain renews the lease as it starts and is killed by
 # then, so an older heartbeat is a chain that died, and the tick may start another.
 SEND_DISPATCH_STALE_AFTER = timedelta(seconds=540)
+# The lease on a source's SendDispatch row: claimed by its chain's first task, handed on by token.
+_DISPATCH_LEASE = {
+    "status_field": "status",
+    "heartbeat_field": "heartbeat_at",
+    "running": SendDispatchStatus.RUNNING,
+    "stale_after": SEND_DISPATCH_STALE_AFTER,
+}
 
 
 @dataclass(frozen=True)
@@ -342,13 +349,7 @@ def _dispatch_lease(club, source: SendSource, token: str) -> Lease | None:
         except LeaseLost:
             pass
     SendDispatch.objects.for_club(club).get_or_create(club=club, source_kind=source.kind, source_id=source.id)
-    return lease_claim(
-        row,
-        status_field="status",
-        heartbeat_field="heartbeat_at",
-        running=SendDispatchStatus.RUNNING,
-        stale_after=SEND_DISPATCH_STALE_AFTER,
-    )
+    return lease_claim(row, **_DISPATCH_LEASE)
 
 
 def send_sources_due_for_dispatch(*, now: datetime | None = None):
@@ -363,12 +364,12 @@ def send_sources_due_for_dispatch(*, now: datetime | None = None):
     only until the minute or so their source takes to go out, or their quiet hours end.
     """
     now = now or timezone.now()
-    chain_running = SendDispatch.objects.unscoped_across_clubs().filter(
-        club_id=OuterRef("club_id"),
-        source_kind=OuterRef("source_kind"),
-        source_id=OuterRef("source_id"),
-        status=SendDispatchStatus.RUNNING,
-        heartbeat_at__gte=now - SEND_DISPATCH_STALE_AFTER,
+    # A source whose chain holds its lease is not due: leases.py says what is free to claim, so
+    # the tick offers exactly the sources its item task can take.
+    chain_running = (
+        SendDispatch.objects.unscoped_across_clubs()
+        .filter(club_id=OuterRef("club_id"), source_kind=OuterRef("source_kind"), source_id=OuterRef("source_id"))
+        .exclude(lease_free(**_DISPATCH_LEASE, now=now))
     )
     return (
         MessageSend.objects.unscoped_across_clubs()
